@@ -1,0 +1,1 @@
+"""Wire formats: zero-copy views, validated parse/emit, checksums, batch parsing."""
