@@ -52,3 +52,7 @@ class CaptureError(FastpathError, ValueError):
             where.append(f"byte offset {offset}")
         self.reason = message
         super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
+
+
+class MalformedPacketError(FastpathError, ValueError):
+    """A header could not be parsed (too short, impossible length, bad checksum when checked)."""
