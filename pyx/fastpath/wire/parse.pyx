@@ -1,0 +1,647 @@
+"""Batch parsing of frames into ``PACKET_DTYPE`` rows, without the GIL.
+
+``parse_frames(buf, index)`` takes what a capture reader or an I/O backend hands over (a buffer
+and a ``FRAME_DTYPE`` index), ``parse_batch(buf, offsets, lengths)`` the simplest form of it,
+``parse_packet(frame)`` one frame. Problems are recorded per packet (``error``), never raised.
+
+Field semantics follow tshark where the captures README says a header parser can be held to it:
+raw wire values, outer ethertype, tags outer first, checksum status 0 bad / 1 good /
+2 unverified / 3 not present.
+"""
+cimport cython
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t
+from libc.string cimport memcpy, memset
+cimport numpy as cnp
+import numpy as np
+
+from fastpath.includes.byteorder cimport load_be16, load_be32, load_le32
+from fastpath.wire.checksum cimport csum_partial, csum_ok, pseudo_header_v4, pseudo_header_v6
+from fastpath.wire.record cimport *
+from fastpath.wire.ipv6 cimport ipv6_ext_t, ipv6_walk
+from fastpath.wire.tcp cimport tcp_repr_t, tcp_parse_options
+from fastpath.wire.icmp cimport icmp_is_error, icmpv6_is_error
+
+from fastpath.wire.record import PACKET_DTYPE, FRAME_DTYPE
+
+cnp.import_array()
+
+cdef enum:
+    UDP_PORT_VXLAN = 4789
+    UDP_PORT_TEREDO = 3544
+    GRE_PROTO_ERSPAN2 = 0x88be
+    GRE_PROTO_ERSPAN3 = 0x22eb
+
+# A record with every "absent" value in place: copied over each row before parsing.
+cdef PacketRecord BLANK
+memset(&BLANK, 0, sizeof(PacketRecord))
+BLANK.l3_off = OFF_NONE
+BLANK.l4_off = OFF_NONE
+BLANK.payload_off = OFF_NONE
+BLANK.inner_off = OFF_NONE
+BLANK.tcp_wscale = WSCALE_NONE
+BLANK.csum_ip = CSUM_NONE
+BLANK.csum_l4 = CSUM_NONE
+
+
+cdef inline void set_error(PacketRecord* r, uint8_t e) noexcept nogil:
+    # Keep the first problem: later layers only add detail.
+    if r.error == ERR_NONE:
+        r.error = e
+
+
+cdef inline bint is_tag_type(uint16_t t) noexcept nogil:
+    return t == ETH_P_VLAN or t == ETH_P_QINQ or t == ETH_P_QINQ_OLD
+
+
+# ---------------------------------------------------------------- link layer
+
+cdef inline Py_ssize_t vlan_chain(const uint8_t* p, Py_ssize_t n, uint16_t t, Py_ssize_t off,
+                                  PacketRecord* r) noexcept nogil:
+    # t is a type field just read; off is where the data after it begins. Each 802.1Q/802.1ad
+    # tag is a TCI followed by the next type. Returns the network-layer offset with r.l3_type
+    # set, or -1 (r.error set when it is an error).
+    while is_tag_type(t):
+        if r.vlan_count == MAX_VLAN:
+            set_error(r, ERR_TOO_MANY_TAGS)
+            return -1
+        if off + 4 > n:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        r.vlan[r.vlan_count] = load_be16(p + off) & 0x0fff
+        r.vlan_count += 1
+        t = load_be16(p + off + 2)
+        off += 4
+    if t <= 1500:
+        # An 802.3 length field: LLC follows. Only SNAP (AA AA 03, OUI, type) carries an
+        # ethertype; other LLC payloads (STP, CDP's SNAP with OUI 0x00000c is still SNAP) have
+        # no network layer the parser knows.
+        if off + 3 > n:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        if p[off] == 0xaa and p[off + 1] == 0xaa and p[off + 2] == 0x03:
+            if off + 8 > n:
+                set_error(r, ERR_TRUNCATED)
+                return -1
+            t = load_be16(p + off + 6)
+            off += 8
+        else:
+            return -1
+    r.l3_type = t
+    return off
+
+
+cdef inline uint16_t family_to_ethertype(uint32_t fam) noexcept nogil:
+    # BSD loopback address families: AF_INET is 2 everywhere; AF_INET6 differs by system
+    # (Linux 10, Windows 23, NetBSD/OpenBSD 24, FreeBSD 28, Darwin 30).
+    if fam == 2:
+        return ETH_P_IPV4
+    if fam == 10 or fam == 23 or fam == 24 or fam == 28 or fam == 30:
+        return ETH_P_IPV6
+    return 0
+
+
+cdef inline Py_ssize_t parse_link(const uint8_t* p, Py_ssize_t n, uint16_t linktype,
+                                  PacketRecord* r) noexcept nogil:
+    cdef uint16_t t
+    cdef uint32_t fam
+    if linktype == LINKTYPE_ETHERNET:
+        if n < 14:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        t = load_be16(p + 12)
+        r.eth_type = t
+        if t <= 1500:
+            r.eth_type = 0          # tshark has no eth.type for 802.3 frames
+        return vlan_chain(p, n, t, 14, r)
+    if linktype == LINKTYPE_LINUX_SLL:
+        if n < 16:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        t = load_be16(p + 14)
+        if t == 0x0001 or t == 0x0004 or t == 0x0003:
+            return -1               # Novell 802.3, 802.2 LLC, or "all protocols": no ethertype
+        return vlan_chain(p, n, t, 16, r)
+    if linktype == LINKTYPE_LINUX_SLL2:
+        if n < 20:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        t = load_be16(p)
+        if t == 0x0001 or t == 0x0004 or t == 0x0003:
+            return -1
+        return vlan_chain(p, n, t, 20, r)
+    if linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
+        if n < 4:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        if linktype == LINKTYPE_LOOP:
+            fam = load_be32(p)
+        else:
+            # The writer's byte order: a family is small, so a value with the low half zero
+            # was written big-endian.
+            fam = load_le32(p)
+            if (fam & 0xffff) == 0:
+                fam = load_be32(p)
+        t = family_to_ethertype(fam)
+        if t == 0:
+            return -1
+        r.l3_type = t
+        return 4
+    if linktype == LINKTYPE_RAW or linktype == LINKTYPE_RAW_DLT12 or linktype == LINKTYPE_RAW_DLT14:
+        if n < 1:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        if (p[0] >> 4) == 4:
+            r.l3_type = ETH_P_IPV4
+        elif (p[0] >> 4) == 6:
+            r.l3_type = ETH_P_IPV6
+        else:
+            set_error(r, ERR_BAD_VERSION)
+            return -1
+        return 0
+    if linktype == LINKTYPE_IPV4:
+        r.l3_type = ETH_P_IPV4
+        return 0
+    if linktype == LINKTYPE_IPV6:
+        r.l3_type = ETH_P_IPV6
+        return 0
+    set_error(r, ERR_UNSUPPORTED_LINKTYPE)
+    return -1
+
+
+# ---------------------------------------------------------------- transport layer
+
+cdef inline void parse_tcp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end,
+                           Py_ssize_t seg_len, PacketRecord* r, bint verify, bint can_verify,
+                           uint64_t pseudo) noexcept nogil:
+    # avail_end bounds what was captured (and what the IP length allows); seg_len is the
+    # segment length the IP header claims.
+    cdef Py_ssize_t avail = avail_end - l4, doff, optlen
+    cdef int i
+    cdef tcp_repr_t t
+    cdef const uint8_t* h = p + l4
+    r.l4_off = <uint16_t>l4
+    # A short header still yields the fields that fit (an ICMP error quotes only 8 bytes).
+    if avail >= 4:
+        r.sport = load_be16(h)
+        r.dport = load_be16(h + 2)
+    if avail >= 8:
+        r.tcp_seq = load_be32(h + 4)
+    if avail < 20:
+        if avail >= 12:
+            r.tcp_ack = load_be32(h + 8)
+        set_error(r, ERR_TRUNCATED)
+        return
+    r.tcp_ack = load_be32(h + 8)
+    r.tcp_flags = load_be16(h + 12) & 0x0fff
+    r.tcp_window = load_be16(h + 14)
+    doff = (h[12] >> 4) * 4
+    if doff < 20 or doff > seg_len:
+        set_error(r, ERR_BAD_LENGTH)
+        return
+    optlen = doff - 20
+    if optlen > avail - 20:
+        optlen = avail - 20
+        set_error(r, ERR_TRUNCATED)
+    if optlen > 0:
+        t.options = 0
+        tcp_parse_options(h + 20, optlen, &t)
+        r.tcp_opts = t.options
+        if t.options & OPT_MSS:
+            r.tcp_mss = t.mss
+        if t.options & OPT_WSCALE:
+            r.tcp_wscale = t.wscale
+        if t.options & OPT_TIMESTAMP:
+            r.tcp_tsval = t.tsval
+            r.tcp_tsecr = t.tsecr
+        if t.options & OPT_SACK:
+            r.tcp_sack_max = t.sack_right[0]
+            for i in range(1, t.sack_count):
+                # Highest right edge in sequence space (RFC 1982-style comparison).
+                if <int32_t>(t.sack_right[i] - r.tcp_sack_max) > 0:
+                    r.tcp_sack_max = t.sack_right[i]
+        if t.options & OPT_MALFORMED:
+            set_error(r, ERR_BAD_OPTION)
+    r.payload_off = <uint16_t>(l4 + doff)
+    r.payload_len = <uint32_t>(seg_len - doff)
+    if not verify:
+        r.csum_l4 = CSUM_UNVERIFIED
+    elif can_verify and avail >= seg_len:
+        r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(h, <size_t>seg_len, pseudo)) else CSUM_BAD
+    else:
+        r.csum_l4 = CSUM_UNVERIFIED
+
+
+cdef inline void parse_udp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end,
+                           Py_ssize_t seg_len, PacketRecord* r, bint verify, bint can_verify,
+                           uint64_t pseudo, bint ipv6) noexcept nogil:
+    cdef Py_ssize_t avail = avail_end - l4, ulen
+    cdef const uint8_t* h = p + l4
+    cdef uint16_t csum
+    r.l4_off = <uint16_t>l4
+    if avail >= 4:
+        r.sport = load_be16(h)
+        r.dport = load_be16(h + 2)
+    if avail < 8:
+        set_error(r, ERR_TRUNCATED)
+        return
+    ulen = load_be16(h + 4)
+    csum = load_be16(h + 6)
+    if ulen == 0 and ipv6 and seg_len > 0xffff:
+        ulen = seg_len              # UDP in a jumbogram carries length 0 (RFC 2675 4)
+    if ulen < 8 or ulen > seg_len:
+        set_error(r, ERR_BAD_LENGTH)
+        r.csum_l4 = CSUM_UNVERIFIED if csum != 0 or ipv6 else CSUM_NONE
+        return
+    r.payload_off = <uint16_t>(l4 + 8)
+    r.payload_len = <uint32_t>(ulen - 8)
+    if csum == 0 and not ipv6:
+        r.csum_l4 = CSUM_NONE       # RFC 768: zero means the sender computed none
+    elif not verify:
+        r.csum_l4 = CSUM_UNVERIFIED
+    elif can_verify and avail >= ulen:
+        r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(h, <size_t>ulen, pseudo)) else CSUM_BAD
+    else:
+        r.csum_l4 = CSUM_UNVERIFIED
+    # Tunnels recognised by port (VXLAN, RFC 7348) or by content (Teredo, RFC 4380).
+    if (r.dport == UDP_PORT_VXLAN or r.sport == UDP_PORT_VXLAN) and avail >= 16 + 14 and (h[8] & 0x08):
+        r.inner_kind = INNER_VXLAN
+        r.inner_off = <uint16_t>(l4 + 16)
+    elif r.dport == UDP_PORT_TEREDO or r.sport == UDP_PORT_TEREDO:
+        teredo_inner(p, l4 + 8, avail_end, r)
+
+
+cdef inline void teredo_inner(const uint8_t* p, Py_ssize_t off, Py_ssize_t end,
+                              PacketRecord* r) noexcept nogil:
+    # Optional authentication (type 0x0001) and origin indication (0x0000) headers precede the
+    # IPv6 packet (RFC 4380 5.1.1).
+    cdef Py_ssize_t idlen, aulen
+    if off + 2 <= end and p[off] == 0 and p[off + 1] == 1:
+        if off + 4 > end:
+            return
+        idlen = p[off + 2]
+        aulen = p[off + 3]
+        off += 4 + idlen + aulen + 9
+    if off + 2 <= end and p[off] == 0 and p[off + 1] == 0:
+        off += 8
+    if off + 40 <= end and (p[off] >> 4) == 6:
+        r.inner_kind = INNER_TEREDO
+        r.inner_off = <uint16_t>off
+
+
+cdef inline void parse_icmp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end,
+                            Py_ssize_t seg_len, PacketRecord* r, bint verify, bint can_verify,
+                            uint64_t pseudo, bint v6) noexcept nogil:
+    cdef Py_ssize_t avail = avail_end - l4
+    cdef const uint8_t* h = p + l4
+    cdef uint8_t t
+    r.l4_off = <uint16_t>l4
+    if avail < 4:
+        if avail >= 1:
+            r.icmp_type = h[0]
+        if avail >= 2:
+            r.icmp_code = h[1]
+        set_error(r, ERR_TRUNCATED)
+        return
+    t = h[0]
+    r.icmp_type = t
+    r.icmp_code = h[1]
+    if avail < 8 or seg_len < 8:
+        set_error(r, ERR_TRUNCATED if avail < 8 else ERR_BAD_LENGTH)
+        r.csum_l4 = CSUM_UNVERIFIED
+        return
+    if (v6 and (t == 128 or t == 129)) or (not v6 and (t == 0 or t == 8)):
+        r.sport = load_be16(h + 4)      # echo identifier
+    r.payload_off = <uint16_t>(l4 + 8)
+    r.payload_len = <uint32_t>(seg_len - 8)
+    if (icmpv6_is_error(t) if v6 else icmp_is_error(t)) and avail > 8:
+        r.inner_kind = INNER_ICMP_QUOTE
+        r.inner_off = <uint16_t>(l4 + 8)
+    if not verify:
+        r.csum_l4 = CSUM_UNVERIFIED
+    elif can_verify and avail >= seg_len:
+        r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(h, <size_t>seg_len, pseudo)) else CSUM_BAD
+    else:
+        r.csum_l4 = CSUM_UNVERIFIED
+
+
+cdef inline void parse_gre(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end,
+                           PacketRecord* r) noexcept nogil:
+    # RFC 2784 / 2890: checksum, key and sequence fields are present when their bits are set;
+    # version 1 (enhanced GRE, RFC 2637) may add an acknowledgment number.
+    cdef Py_ssize_t hlen = 4
+    cdef uint16_t fl, proto
+    r.l4_off = <uint16_t>l4
+    if avail_end - l4 < 4:
+        set_error(r, ERR_TRUNCATED)
+        return
+    fl = load_be16(p + l4)
+    proto = load_be16(p + l4 + 2)
+    if fl & 0x8000:
+        hlen += 4
+    if fl & 0x2000:
+        hlen += 4
+    if fl & 0x1000:
+        hlen += 4
+    if (fl & 0x0007) == 1 and (fl & 0x0080):
+        hlen += 4
+    if l4 + hlen > avail_end:
+        set_error(r, ERR_TRUNCATED)
+        return
+    r.payload_off = <uint16_t>(l4 + hlen)
+    if proto == ETH_P_IPV4 or proto == ETH_P_IPV6:
+        r.inner_kind = INNER_GRE_IP
+        r.inner_off = <uint16_t>(l4 + hlen)
+    elif proto == ETH_P_TEB:
+        r.inner_kind = INNER_GRE_ETH
+        r.inner_off = <uint16_t>(l4 + hlen)
+    elif proto == GRE_PROTO_ERSPAN2 and (fl & 0x1000):
+        r.inner_kind = INNER_GRE_ETH
+        r.inner_off = <uint16_t>(l4 + hlen + 8)
+    elif proto == GRE_PROTO_ERSPAN3:
+        r.inner_kind = INNER_GRE_ETH
+        r.inner_off = <uint16_t>(l4 + hlen + 12)
+    if r.inner_off != OFF_NONE and r.inner_off >= avail_end:
+        r.inner_kind = INNER_NONE
+        r.inner_off = OFF_NONE
+
+
+cdef inline void parse_l4(const uint8_t* p, uint8_t proto, Py_ssize_t l4, Py_ssize_t avail_end,
+                          Py_ssize_t seg_len, PacketRecord* r, bint verify, bint can_verify,
+                          uint64_t pseudo, bint v6) noexcept nogil:
+    # pseudo is the pseudo-header sum without protocol and length; they are added per protocol.
+    if proto == IPPROTO_TCP:
+        parse_tcp(p, l4, avail_end, seg_len, r, verify, can_verify,
+                  pseudo_add(pseudo, IPPROTO_TCP, seg_len))
+    elif proto == IPPROTO_UDP:
+        parse_udp(p, l4, avail_end, seg_len, r, verify, can_verify,
+                  pseudo_add(pseudo, IPPROTO_UDP, load_be16(p + l4 + 4) if avail_end - l4 >= 6 else 0), v6)
+    elif proto == IPPROTO_ICMP and not v6:
+        parse_icmp(p, l4, avail_end, seg_len, r, verify, can_verify, 0, False)
+    elif proto == IPPROTO_ICMPV6 and v6:
+        parse_icmp(p, l4, avail_end, seg_len, r, verify, can_verify,
+                   pseudo_add(pseudo, IPPROTO_ICMPV6, seg_len), True)
+    elif proto == IPPROTO_IPIP or proto == IPPROTO_IPV6:
+        r.l4_off = <uint16_t>l4
+        r.payload_off = <uint16_t>l4
+        r.payload_len = <uint32_t>seg_len
+        if avail_end > l4:
+            r.inner_kind = INNER_IP_IN_IP
+            r.inner_off = <uint16_t>l4
+    elif proto == IPPROTO_GRE:
+        parse_gre(p, l4, avail_end, r)
+        r.payload_len = <uint32_t>(seg_len - (r.payload_off - l4)) if r.payload_off != OFF_NONE else 0
+    else:
+        r.l4_off = <uint16_t>l4
+        r.payload_off = <uint16_t>l4
+        r.payload_len = <uint32_t>seg_len
+
+
+cdef inline uint64_t pseudo_add(uint64_t acc, uint8_t proto, Py_ssize_t length) noexcept nogil:
+    # The protocol and 32-bit length words of a pseudo-header (RFC 8200 8.1 layout; for IPv4
+    # the 16-bit length sums the same since its high half is zero).
+    cdef uint8_t b[8]
+    b[0] = 0
+    b[1] = proto
+    b[2] = <uint8_t>(length >> 24)
+    b[3] = <uint8_t>(length >> 16)
+    b[4] = <uint8_t>(length >> 8)
+    b[5] = <uint8_t>length
+    b[6] = 0
+    b[7] = 0
+    return csum_partial(b, 8, acc)
+
+
+# ---------------------------------------------------------------- network layer
+
+cdef inline void parse_ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, PacketRecord* r,
+                            bint verify) noexcept nogil:
+    cdef const uint8_t* h = p + off
+    cdef Py_ssize_t ihl, total, end, avail_end
+    cdef uint16_t ff
+    cdef bint frag
+    if n - off < 20:
+        set_error(r, ERR_TRUNCATED)
+        return
+    if (h[0] >> 4) != 4:
+        set_error(r, ERR_BAD_VERSION)
+        return
+    r.ip_version = 4
+    ihl = (h[0] & 0x0f) * 4
+    r.ip_ttl = h[8]
+    r.ip_proto = h[9]
+    r.ip_id = load_be16(h + 4)
+    r.ip4_src = load_be32(h + 12)
+    r.ip4_dst = load_be32(h + 16)
+    ff = load_be16(h + 6)
+    r.frag_off = ff & 0x1fff
+    if ff & 0x4000:
+        r.ip_flags |= IPF_DF
+    if ff & 0x2000:
+        r.ip_flags |= IPF_MF
+    if ihl < 20:
+        set_error(r, ERR_BAD_LENGTH)
+        return
+    total = load_be16(h + 2)
+    if total == 0:
+        total = n - off             # segmentation offload left 0: use what was captured
+    elif total < ihl:
+        set_error(r, ERR_BAD_LENGTH)
+        return
+    if n - off < ihl:
+        set_error(r, ERR_TRUNCATED)
+        return
+    if ihl > 20:
+        r.ip_flags |= IPF_OPTIONS
+    if verify:
+        r.csum_ip = CSUM_GOOD if csum_ok(csum_partial(h, <size_t>ihl, 0)) else CSUM_BAD
+    else:
+        r.csum_ip = CSUM_UNVERIFIED
+    end = off + total
+    avail_end = end if end <= n else n
+    frag = (ff & 0x3fff) != 0
+    if frag:
+        r.ip_flags |= IPF_FRAGMENT
+    if r.frag_off:
+        # Not the first fragment: the bytes after the header are the middle of the payload.
+        r.ip_flags |= IPF_NONFIRST
+        r.payload_off = <uint16_t>(off + ihl)
+        r.payload_len = <uint32_t>(total - ihl)
+        return
+    parse_l4(p, r.ip_proto, off + ihl, avail_end, total - ihl, r, verify, not frag,
+             csum_partial(h + 12, 8, 0), False)
+
+
+cdef inline void parse_ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, PacketRecord* r,
+                            bint verify) noexcept nogil:
+    cdef const uint8_t* h = p + off
+    cdef Py_ssize_t plen, end, avail_end, l4
+    cdef ipv6_ext_t ext
+    cdef int w
+    cdef uint64_t pseudo
+    if n - off < 40:
+        set_error(r, ERR_TRUNCATED)
+        return
+    if (h[0] >> 4) != 6:
+        set_error(r, ERR_BAD_VERSION)
+        return
+    r.ip_version = 6
+    r.ip_ttl = h[7]
+    memcpy(r.ip6_src, h + 8, 16)
+    memcpy(r.ip6_dst, h + 24, 16)
+    plen = load_be16(h + 4)
+    # Walk only what the payload length covers (all that was captured for a jumbogram).
+    end = off + 40 + plen
+    avail_end = end if end <= n and plen != 0 else n
+    w = ipv6_walk(h, avail_end - off, &ext)
+    r.ip_proto = ext.upper_proto
+    r.ip_flags |= ext.flags
+    if ext.flags & IPF_FRAGMENT:
+        r.ip_id = <uint16_t>ext.frag_ident
+        r.frag_off = ext.frag_off
+    if w < 0:
+        set_error(r, <uint8_t>(-w))
+        return
+    if plen == 0 and ext.jumbo_len:
+        end = off + 40 + ext.jumbo_len
+        avail_end = end if end <= n else n
+    elif plen == 0:
+        end = off + 40              # an empty payload (or a jumbogram without its option)
+        avail_end = end
+    l4 = off + ext.upper_off
+    if ext.flags & IPF_NONFIRST or l4 > end:
+        r.payload_off = <uint16_t>l4 if l4 <= end else OFF_NONE
+        r.payload_len = <uint32_t>(end - l4) if l4 <= end else 0
+        return
+    # Pseudo-header: the Home Address replaces the source (RFC 6275 6.3) and the routing
+    # header's final destination replaces the destination (RFC 8200 8.1).
+    pseudo = csum_partial(ext.home_addr if ext.home_addr != NULL else h + 8, 16, 0)
+    pseudo = csum_partial(ext.final_dst if ext.final_dst != NULL else h + 24, 16, pseudo)
+    parse_l4(p, ext.upper_proto, l4, avail_end, end - l4, r, verify,
+             not (ext.flags & IPF_FRAGMENT), pseudo, True)
+
+
+cdef void parse_frame(const uint8_t* p, uint32_t caplen, uint16_t linktype, PacketRecord* r,
+                      bint verify_checksums) noexcept nogil:
+    cdef int64_t ts = r.ts_ns
+    cdef uint64_t data_off = r.data_off
+    cdef uint32_t wirelen = r.wirelen
+    cdef uint16_t iface = r.iface
+    cdef Py_ssize_t n = caplen, off
+    memcpy(r, &BLANK, sizeof(PacketRecord))
+    r.ts_ns = ts
+    r.data_off = data_off
+    r.wirelen = wirelen
+    r.iface = iface
+    r.caplen = caplen
+    r.linktype = linktype
+    off = parse_link(p, n, linktype, r)
+    if off < 0:
+        return
+    r.l3_off = <uint16_t>off
+    if r.l3_type == ETH_P_IPV4:
+        parse_ipv4(p, n, off, r, verify_checksums)
+    elif r.l3_type == ETH_P_IPV6:
+        parse_ipv6(p, n, off, r, verify_checksums)
+    elif r.l3_type == ETH_P_ARP:
+        if n - off < 8:
+            set_error(r, ERR_TRUNCATED)
+        else:
+            r.arp_op = load_be16(p + off + 6)
+
+
+# ---------------------------------------------------------------- Python entry points
+
+cdef cnp.ndarray _new_records(Py_ssize_t n, out):
+    if out is None:
+        return np.zeros(n, dtype=PACKET_DTYPE)
+    if not isinstance(out, np.ndarray) or out.dtype != PACKET_DTYPE or out.shape[0] < n \
+            or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a contiguous PACKET_DTYPE array of at least {n} rows")
+    return out[:n]
+
+
+def parse_frames(buf, index, Py_ssize_t base=0, bint verify_checksums=False, out=None):
+    """Parse every frame of ``index`` (a ``FRAME_DTYPE`` array) in ``buf``.
+
+    Frame i is ``buf[index['data_off'][i] - base :][:index['caplen'][i]]``; its link type,
+    timestamp, wire length and interface come from the index. Returns a ``PACKET_DTYPE`` array
+    (or fills ``out``). A frame that lies outside ``buf`` gets ``error = ERR_BAD_FRAME``.
+    With ``verify_checksums`` the IPv4, TCP, UDP and ICMP checksums are verified (status good /
+    bad); otherwise they are reported unverified, as tshark does with validation off.
+    """
+    cdef const uint8_t[::1] data
+    if index.dtype != FRAME_DTYPE:
+        raise TypeError(f"index must be a FRAME_DTYPE array, not {index.dtype}")
+    cdef cnp.ndarray idx_arr = np.ascontiguousarray(index)
+    cdef Py_ssize_t count = idx_arr.shape[0], i, size
+    cdef cnp.ndarray recs = _new_records(count, out)
+    cdef const FrameRef* frames = <const FrameRef*>cnp.PyArray_DATA(idx_arr)
+    cdef PacketRecord* rows = <PacketRecord*>cnp.PyArray_DATA(recs)
+    cdef const uint8_t* start
+    cdef int64_t pos
+    if count == 0:
+        return recs
+    data = memoryview(buf).cast("B") if not isinstance(buf, np.ndarray) else buf.view(np.uint8).reshape(-1)
+    size = data.shape[0]
+    start = &data[0] if size > 0 else NULL
+    with nogil:
+        for i in range(count):
+            pos = <int64_t>frames[i].data_off - base
+            rows[i].ts_ns = frames[i].ts_ns
+            rows[i].data_off = frames[i].data_off
+            rows[i].wirelen = frames[i].wirelen
+            rows[i].iface = frames[i].iface
+            if pos < 0 or pos + <int64_t>frames[i].caplen > size:
+                memcpy(&rows[i], &BLANK, sizeof(PacketRecord))
+                rows[i].ts_ns = frames[i].ts_ns
+                rows[i].data_off = frames[i].data_off
+                rows[i].wirelen = frames[i].wirelen
+                rows[i].caplen = frames[i].caplen
+                rows[i].linktype = frames[i].linktype
+                rows[i].error = ERR_BAD_FRAME
+                continue
+            parse_frame(start + pos, frames[i].caplen, frames[i].linktype, &rows[i],
+                        verify_checksums)
+    return recs
+
+
+def parse_batch(buf, offsets, lengths, int linktype=LINKTYPE_ETHERNET, timestamps=None,
+                bint verify_checksums=False, out=None):
+    """Parse frames at ``offsets`` with ``lengths`` in ``buf`` (what a ring-buffer backend
+    hands over), all of one ``linktype``; ``timestamps`` (ns) optional. Returns PACKET_DTYPE."""
+    off = np.asarray(offsets)
+    ln = np.asarray(lengths)
+    if off.shape != ln.shape or off.ndim != 1:
+        raise ValueError(f"offsets and lengths must be 1-D arrays of one length "
+                         f"(got {off.shape} and {ln.shape})")
+    if off.size and (off.min() < 0 or ln.min() < 0):
+        raise ValueError("offsets and lengths must not be negative")
+    index = np.zeros(off.shape[0], dtype=FRAME_DTYPE)
+    index["data_off"] = off
+    index["caplen"] = ln
+    index["wirelen"] = ln
+    index["linktype"] = linktype
+    if timestamps is not None:
+        index["ts_ns"] = timestamps
+    return parse_frames(buf, index, 0, verify_checksums, out)
+
+
+def parse_packet(frame, int linktype=LINKTYPE_ETHERNET, bint verify_checksums=False):
+    """Parse one frame; returns its PACKET_DTYPE record (a numpy structured scalar)."""
+    cdef const uint8_t[::1] data = memoryview(frame).cast("B")
+    cdef cnp.ndarray rec = np.zeros(1, dtype=PACKET_DTYPE)
+    cdef PacketRecord* r = <PacketRecord*>cnp.PyArray_DATA(rec)
+    cdef Py_ssize_t n = data.shape[0]
+    if n > 0xffffffff:
+        raise ValueError("a frame longer than 4 GiB")
+    r.wirelen = <uint32_t>n
+    parse_frame(&data[0] if n else <const uint8_t*>b"", <uint32_t>n, <uint16_t>linktype, r,
+                verify_checksums)
+    return rec[0]
+
+
+def verify_batch(buf, offsets, lengths, int linktype=LINKTYPE_ETHERNET):
+    """Checksum status of every frame, without the GIL: (ip, l4) uint8 arrays of CSUM_* values
+    (IPv4 header; TCP, UDP, ICMP or ICMPv6)."""
+    recs = parse_batch(buf, offsets, lengths, linktype, None, True)
+    return recs["csum_ip"].copy(), recs["csum_l4"].copy()
