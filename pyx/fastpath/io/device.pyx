@@ -570,7 +570,9 @@ class Capabilities:
     mtu: int = 1500
     max_frame: int = 1514
     max_burst: int = 64
-    rx_timestamps: str = "none"      # "kernel" (per frame), "burst" (taken per burst), "capture"
+    # "kernel" (stamped by the kernel per frame), "read" (taken as each frame is read),
+    # "burst" (one time per burst), "capture" (from the file), "none"
+    rx_timestamps: str = "none"
     zero_copy: bool = False          # frames are read where the NIC/kernel wrote them
     can_recv: bool = True
     can_send: bool = True

@@ -1,0 +1,192 @@
+"""Network namespaces and veth pairs for tests, benchmarks and labs (Linux, root).
+
+A ``Lab`` is one namespace holding both ends of a veth pair (``inner`` with an address the
+kernel answers on, ``outer`` where fastpath attaches) so nothing touches the host's own
+interfaces. Labs are named ``fplab-<pid>-<n>``; ``fastpath doctor --cleanup`` removes the labs of
+processes that no longer exist. Enter a namespace for the duration of a block with
+``with lab.entered():`` -- sockets, TAP devices and XDP attachments made inside stay in it.
+
+Namespaces are per thread: ``entered()`` switches only the calling thread.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ipaddress
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass, field
+
+from fastpath.errors import ConfigError, PrivilegeError, UnavailableError
+
+CLONE_NEWNET = 0x40000000
+LAB_PREFIX = "fplab-"
+_counter = itertools.count()
+_libc = None
+
+
+def _setns(fd: int) -> None:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+def _need_ip():
+    if shutil.which("ip") is None:
+        raise UnavailableError("the 'ip' command (iproute2) is missing",
+                               fix="apt-get install iproute2")
+    if os.geteuid() != 0:
+        raise PrivilegeError("creating network namespaces needs root",
+                             fix="run as root (CI does)")
+
+
+def ip(*args: str, ns: str | None = None, check: bool = True) -> str:
+    """Run ``ip ARGS`` (inside namespace ``ns`` when given); return stdout."""
+    cmd = ["ip"] + (["-n", ns] if ns else []) + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise ConfigError(f"'{' '.join(cmd)}' failed: {r.stderr.strip()}")
+    return r.stdout
+
+
+def ns_exec(ns: str, *cmd: str, check: bool = True, timeout: float = 60.0,
+            **kw) -> subprocess.CompletedProcess:
+    """Run a command inside a namespace."""
+    r = subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True,
+                       timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        raise ConfigError(f"'{' '.join(cmd)}' in {ns} failed ({r.returncode}): "
+                          f"{r.stderr.strip() or r.stdout.strip()}")
+    return r
+
+
+@contextlib.contextmanager
+def entered(ns: str):
+    """Run the block in namespace ``ns`` (this thread only), then return to where we were."""
+    path = f"/run/netns/{ns}"
+    if not os.path.exists(path):
+        raise ConfigError(f"no network namespace named {ns!r}")
+    orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(target)
+        try:
+            yield
+        finally:
+            _setns(orig)
+    finally:
+        os.close(target)
+        os.close(orig)
+
+
+def _sysctl(ns: str, key: str, value: str) -> None:
+    ns_exec(ns, "sysctl", "-qw", f"{key}={value}", check=False)
+
+
+@dataclass
+class Lab:
+    """One namespace with a veth pair inside: ``outer`` (fastpath's side, no address by
+    default) and ``inner`` (the kernel's side, ``inner_ip``). IPv6 is off on both, so the kernel
+    sends nothing on its own (no router solicitations, no MLD)."""
+    ns: str
+    outer: str
+    inner: str
+    inner_ip: str
+    outer_ip: str
+    prefix: int
+    mac_inner: str = ""
+    mac_outer: str = ""
+    _closed: bool = field(default=False, repr=False)
+
+    @classmethod
+    def create(cls, *, subnet: str = "10.201.0.0/24", outer_address: bool = False,
+               mtu: int | None = None, tag: str = "") -> "Lab":
+        _need_ip()
+        n = next(_counter)
+        pid = os.getpid()
+        ns = f"{LAB_PREFIX}{pid}-{n}{tag}"
+        short = f"{pid % 100000}{n % 100}"
+        outer, inner = f"fpo{short}", f"fpi{short}"
+        net = ipaddress.ip_network(subnet)
+        hosts = list(itertools.islice(net.hosts(), 2))
+        lab = cls(ns=ns, outer=outer, inner=inner, inner_ip=str(hosts[0]),
+                  outer_ip=str(hosts[1]), prefix=net.prefixlen)
+        ip("netns", "add", ns)
+        try:
+            ip("link", "add", outer, "type", "veth", "peer", "name", inner, ns=ns)
+            for dev in (outer, inner):
+                _sysctl(ns, f"net.ipv6.conf.{dev}.disable_ipv6", "1")
+                if mtu:
+                    ip("link", "set", dev, "mtu", str(mtu), ns=ns)
+            ip("addr", "add", f"{lab.inner_ip}/{net.prefixlen}", "dev", inner, ns=ns)
+            if outer_address:
+                ip("addr", "add", f"{lab.outer_ip}/{net.prefixlen}", "dev", outer, ns=ns)
+            ip("link", "set", "lo", "up", ns=ns)
+            ip("link", "set", inner, "up", ns=ns)
+            ip("link", "set", outer, "up", ns=ns)
+            lab.mac_inner = lab.mac(inner)
+            lab.mac_outer = lab.mac(outer)
+        except BaseException:
+            lab.close()
+            raise
+        return lab
+
+    def mac(self, dev: str) -> str:
+        out = ip("-o", "link", "show", dev, ns=self.ns)
+        m = re.search(r"link/ether ([0-9a-f:]{17})", out)
+        if not m:
+            raise ConfigError(f"{dev} has no Ethernet address")
+        return m.group(1)
+
+    def entered(self):
+        return entered(self.ns)
+
+    def exec(self, *cmd: str, **kw) -> subprocess.CompletedProcess:
+        return ns_exec(self.ns, *cmd, **kw)
+
+    def ip(self, *args: str, check: bool = True) -> str:
+        return ip(*args, ns=self.ns, check=check)
+
+    def xdp_attached(self, dev: str) -> str | None:
+        """The name of the XDP program attached to ``dev`` (any mode), or None."""
+        out = ip("-d", "link", "show", dev, ns=self.ns, check=False)
+        m = re.search(r"prog/xdp id (\d+)", out)
+        return m.group(1) if m else None
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            ip("netns", "del", self.ns, check=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def leftover_labs() -> list[str]:
+    """Lab namespaces whose creating process is gone."""
+    out = []
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return out
+    for name in names:
+        m = re.match(rf"{re.escape(LAB_PREFIX)}(\d+)-", name)
+        if m and not os.path.exists(f"/proc/{m.group(1)}"):
+            out.append(name)
+    return sorted(out)
+
+
+def remove_namespace(name: str) -> bool:
+    r = subprocess.run(["ip", "netns", "del", name], capture_output=True, text=True)
+    return r.returncode == 0
