@@ -1,0 +1,213 @@
+"""Batch parsing: fastpath against the plain C parsers (bench/c), in the same run.
+
+* a pcap file, walked and parsed: fastpath's whole-capture parse vs bench/c/parse_ref.c
+  (issue 2 target: fastpath >= 0.8x C);
+* frames in memory at known offsets (ring-buffer style): parse_frames vs bench/c/parse_ring_ref.c
+  (target >= 25 Mpps), over the whole capture and over a 1024-frame burst that stays in cache;
+* streaming (chunked) parse end to end in a subprocess, peak RSS from getrusage (target
+  <= 512 MB whatever the capture's size), for the capture and a 4x larger one.
+
+Every benchmark also checks that what it timed is right (packet counts, agreement with C).
+Run: make bench PYTEST_ARGS='-k wire'  (or .venv/bin/python -m pytest bench/bench_wire_parse.py
+--benchmark-only); FASTPATH_BENCH_PACKETS=100000 for a quick run.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from fastpath.wire.parse import parse_frames
+from fastpath.wire.record import PACKET_DTYPE
+
+
+def capture_parser():
+    """(label, function path -> PACKET_DTYPE array) for fastpath's whole-capture parse.
+
+    The public entry point is fastpath.packets.parse_capture; until it exists, the same work
+    composed from the capture reader and the batch parser."""
+    try:
+        from fastpath.packets import parse_capture
+        return "fastpath.packets.parse_capture", parse_capture
+    except ImportError:
+        pass
+    try:
+        from fastpath.capture import open_capture
+    except ImportError:
+        pytest.skip("neither fastpath.packets.parse_capture nor fastpath.capture exists in this build")
+
+    def parse_capture(path):
+        with open_capture(path) as r:
+            buf, index = r.read_all()
+            return parse_frames(buf, index)
+    return "open_capture().read_all() + parse_frames()", parse_capture
+
+
+def chunk_parser_source():
+    """Python source of a child that parses a capture in chunks, for the memory measurement."""
+    return textwrap.dedent("""
+        import json, resource, sys, time
+        path, chunk = sys.argv[1], int(sys.argv[2])
+        try:
+            from fastpath.packets import iter_parse
+            label = "fastpath.packets.iter_parse"
+            def chunks():
+                for c in iter_parse(path, chunk_packets=chunk):
+                    yield c.records
+        except ImportError:
+            from fastpath.capture import open_capture
+            from fastpath.wire.parse import parse_frames
+            label = "open_capture().chunks() + parse_frames()"
+            def chunks():
+                with open_capture(path) as r:
+                    for c in r.chunks(max_packets=chunk):
+                        yield parse_frames(c.buffer, c.index, base=c.base)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        t0 = time.perf_counter()
+        n = tcp = 0
+        for recs in chunks():
+            n += len(recs)
+            tcp += int((recs["ip_proto"] == 6).sum())
+        dt = time.perf_counter() - t0
+        print(json.dumps({"label": label, "packets": n, "tcp": tcp, "seconds": dt,
+                          "rss_before_kb": before,
+                          "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    """)
+
+
+# ---------------------------------------------------------------- whole capture
+@pytest.fixture(scope="module")
+def c_parse(bench_lib):
+    return bench_lib.c_reference(bench_lib.CParseRef)
+
+
+@pytest.fixture(scope="module")
+def c_ring(bench_lib):
+    return bench_lib.c_reference(bench_lib.CRingRef)
+
+
+def median_s(benchmark):
+    stats = getattr(benchmark, "stats", None)
+    return None if stats is None else stats.stats.median
+
+
+def test_parse_pcap_c_reference(benchmark, bench_capture, c_parse, wire_board):
+    benchmark.group = "wire-parse-pcap"
+    n = benchmark.pedantic(c_parse.parse_count, args=(bench_capture,), rounds=9, warmup_rounds=1)
+    assert n > 0
+    t = median_s(benchmark)
+    if t:
+        wire_board.record("parse_pcap_c_mpps", n / t / 1e6, f"bench/c/parse_ref.c -O2, {n} packets")
+
+
+def test_parse_pcap_fastpath(benchmark, bench_capture, c_parse, wire_board):
+    benchmark.group = "wire-parse-pcap"
+    label, parse_capture = capture_parser()
+    recs = benchmark.pedantic(parse_capture, args=(bench_capture,), rounds=9, warmup_rounds=1)
+    assert recs.dtype == PACKET_DTYPE
+    # Same file, same packets, same fields as the C walker (checksum status aside).
+    ref = c_parse.parse(bench_capture, len(recs) + 1)
+    assert len(recs) == len(ref)
+    for name in PACKET_DTYPE.names:
+        if name not in ("csum_ip", "csum_l4"):
+            assert np.array_equal(recs[name], ref[name]), f"fastpath and C disagree on {name}"
+    t = median_s(benchmark)
+    if t:
+        wire_board.record("parse_pcap_fastpath_mpps", len(recs) / t / 1e6, label)
+
+
+# ---------------------------------------------------------------- frames at known offsets
+def test_parse_ring_c_reference(benchmark, bench_frames, c_ring, wire_board):
+    benchmark.group = "wire-parse-ring"
+    data, index = bench_frames
+    out = np.zeros(len(index), dtype=PACKET_DTYPE)
+    benchmark.pedantic(c_ring.parse, args=(data, index, out), rounds=15, warmup_rounds=2)
+    assert (out["caplen"] == index["caplen"]).all()
+    t = median_s(benchmark)
+    if t:
+        wire_board.record("ring_c_mpps", len(index) / t / 1e6, "bench/c/parse_ring_ref.c -O2, whole capture in memory")
+
+
+def test_parse_ring_fastpath(benchmark, bench_frames, c_ring, wire_board):
+    benchmark.group = "wire-parse-ring"
+    data, index = bench_frames
+    out = np.zeros(len(index), dtype=PACKET_DTYPE)
+    recs = benchmark.pedantic(parse_frames, args=(data, index), kwargs={"out": out},
+                              rounds=15, warmup_rounds=2)
+    # Field for field what the C reference found (checksum status aside: neither verifies).
+    ref = c_ring.parse(data, index, np.zeros(len(index), dtype=PACKET_DTYPE))
+    for name in PACKET_DTYPE.names:
+        if name not in ("csum_ip", "csum_l4"):
+            assert np.array_equal(recs[name], ref[name]), f"fastpath and C disagree on {name}"
+    t = median_s(benchmark)
+    if t:
+        wire_board.record("ring_fastpath_mpps", len(index) / t / 1e6,
+                          "parse_frames(buf, index, out=...), whole capture in memory")
+
+
+@pytest.fixture(scope="module")
+def burst(bench_frames):
+    """1024 consecutive frames copied into their own buffer (~1 MB): a ring burst in cache."""
+    data, index = bench_frames
+    start = len(index) // 3
+    sel = index[start:start + 1024].copy()
+    parts, offs, pos = [], [], 0
+    for off, ln in zip(sel["data_off"].tolist(), sel["caplen"].tolist()):
+        parts.append(data[off:off + ln])
+        offs.append(pos)
+        pos += ln
+    sel["data_off"] = offs
+    return np.concatenate(parts), sel
+
+
+def test_parse_burst_c_reference(benchmark, burst, c_ring, wire_board):
+    benchmark.group = "wire-parse-burst"
+    data, index = burst
+    out = np.zeros(len(index), dtype=PACKET_DTYPE)
+    benchmark(c_ring.parse, data, index, out)
+    assert (out["error"] == 0).all()
+    t = median_s(benchmark)
+    if t:
+        wire_board.record("burst_c_mpps", len(index) / t / 1e6, "1024-frame burst, C via ctypes")
+
+
+def test_parse_burst_fastpath(benchmark, burst, wire_board):
+    benchmark.group = "wire-parse-burst"
+    data, index = burst
+    out = np.zeros(len(index), dtype=PACKET_DTYPE)
+    recs = benchmark(parse_frames, data, index, out=out)
+    assert (recs["error"] == 0).all() and (recs["l3_off"] != 0xFFFF).sum() > 1000 * 0.9
+    t = median_s(benchmark)
+    if t:
+        wire_board.record("burst_fastpath_mpps", len(index) / t / 1e6,
+                          "1024-frame burst, parse_frames(out=...), Python call included")
+
+
+# ---------------------------------------------------------------- streaming memory
+def _stream_child(path, chunk=65536):
+    env = dict(os.environ)
+    res = subprocess.run([sys.executable, "-c", chunk_parser_source(), str(path), str(chunk)],
+                         capture_output=True, text=True, env=env, timeout=1800)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("times", [1, 4])
+def test_stream_parse_peak_rss(benchmark, bench_lib, bench_capture, c_parse, wire_board, times):
+    """Peak RSS of a whole streaming parse in a fresh process (not a timing: one round)."""
+    benchmark.group = "wire-stream-rss"
+    path = bench_capture if times == 1 else bench_lib.pcap_repeat(bench_capture, times)
+    out = benchmark.pedantic(_stream_child, args=(path,), rounds=1, iterations=1)
+    expected = c_parse.parse_count(bench_capture) * times
+    assert out["packets"] == expected
+    rss_mb = out["maxrss_kb"] / 1024
+    benchmark.extra_info.update(out)
+    size_mb = os.path.getsize(path) / 2**20
+    wire_board.record(f"stream_rss_x{times}_mb", rss_mb,
+                      f"{out['label']}, {out['packets']} packets, file {size_mb:.0f} MB, "
+                      f"{out['packets'] / out['seconds'] / 1e6:.2f} Mpps")
+    prev = wire_board.get("stream_rss_max_mb") or 0
+    wire_board.record("stream_rss_max_mb", max(prev, rss_mb), "largest peak RSS of the streaming runs")

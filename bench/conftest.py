@@ -1,0 +1,413 @@
+"""Shared fixtures for the benchmarks.
+
+* The benchmark capture: ``fastpath.synth``'s deterministic mixed traffic, generated once and
+  cached under ``bench/.data/`` (git-ignored), keyed by generator version, seed and count.
+  ``FASTPATH_BENCH_PACKETS`` (default 1,000,000) and ``FASTPATH_BENCH_SEED`` (default 1)
+  change it; smaller counts make a quick run.
+* C references: ``compile_c("parse_ref")`` builds ``bench/c/parse_ref.c`` with gcc -O2 into a
+  shared library under ``bench/.data/`` (rebuilt when the source or flags change) and
+  ``CParseRef`` / ``CRingRef`` / ``CCsumRef`` call it through ctypes, so pytest-benchmark times
+  C and fastpath the same way, in the same run.
+* A results board: benchmarks report figures with ``wire_board.record(...)``; at the end of the
+  session the ratios against the issue's targets are printed and written to
+  ``bench/.data/wire-results.json``.
+
+This module is also imported by ``tests/synth`` (by path) to compile the C references for the
+agreement test; keep it free of side effects at import.
+"""
+import ctypes
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parent
+DATA = BENCH / ".data"
+CSRC = BENCH / "c"
+CFLAGS = ("-O2",)
+
+DEFAULT_PACKETS = 1_000_000
+DEFAULT_SEED = 1
+
+
+def bench_packets():
+    return int(os.environ.get("FASTPATH_BENCH_PACKETS", DEFAULT_PACKETS))
+
+
+def bench_seed():
+    return int(os.environ.get("FASTPATH_BENCH_SEED", DEFAULT_SEED))
+
+
+# ---------------------------------------------------------------- the benchmark capture
+def synth_capture(packets=None, seed=None, fmt="pcap", data_dir=DATA):
+    """Path of the generated capture for (generator version, seed, packets, format), made once."""
+    from fastpath import synth
+    packets = bench_packets() if packets is None else packets
+    seed = bench_seed() if seed is None else seed
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / f"synth-v{synth.GENERATOR_VERSION}-s{seed}-n{packets}.{fmt}"
+    if not path.exists():
+        t0 = time.monotonic()
+        synth.write_capture(path, packets, seed, format=fmt)
+        sys.stderr.write(f"\n[bench] generated {path.name} in {time.monotonic() - t0:.1f} s\n")
+    return path
+
+
+def pcap_head(path, packets, data_dir=DATA):
+    """A pcap holding the first ``packets`` records of ``path`` (a classic little-endian pcap)."""
+    path = Path(path)
+    out = Path(data_dir) / f"{path.stem}-head{packets}.pcap"
+    if out.exists():
+        return out
+    with open(path, "rb") as f:
+        data = f.read(24)
+        parts = [data]
+        for _ in range(packets):
+            hdr = f.read(16)
+            if len(hdr) < 16:
+                break
+            incl = struct.unpack_from("<I", hdr, 8)[0]
+            parts.append(hdr)
+            parts.append(f.read(incl))
+    tmp = out.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(b"".join(parts))
+    os.replace(tmp, out)
+    return out
+
+
+def pcap_repeat(path, times, data_dir=DATA):
+    """A pcap whose records are those of ``path`` repeated ``times`` times, timestamps shifted
+    forward each time: a bigger capture for the streaming-memory measurement."""
+    path = Path(path)
+    out = Path(data_dir) / f"{path.stem}-x{times}.pcap"
+    if out.exists():
+        return out
+    body = path.read_bytes()
+    header, records = body[:24], body[24:]
+    # Find the span of the capture to shift each copy after the previous one.
+    idx = pcap_index(body)
+    span_s = int((idx["ts_ns"][-1] - idx["ts_ns"][0]) // 1_000_000_000) + 1 if len(idx) else 1
+    tmp = out.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(header)
+        for k in range(times):
+            if k == 0:
+                f.write(records)
+                continue
+            rec = bytearray(records)
+            for o in (idx["data_off"] - 16 - 24).tolist():
+                s = struct.unpack_from("<I", rec, o)[0]
+                struct.pack_into("<I", rec, o, s + k * span_s)
+            f.write(rec)
+    os.replace(tmp, out)
+    return out
+
+
+def pcap_index(data):
+    """FRAME_DTYPE index of a little-endian pcap held in memory (data_off = file offset).
+
+    A small independent walker, so the ring-buffer benchmark does not depend on the capture
+    reader it is not measuring."""
+    from fastpath.wire.record import FRAME_DTYPE
+    mv = memoryview(data)
+    magic = bytes(mv[:4])
+    if magic not in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        raise ValueError("pcap_index reads little-endian pcap files only")
+    nano = magic == b"\x4d\x3c\xb2\xa1"
+    linktype = struct.unpack_from("<I", mv, 20)[0] & 0xFFFF
+    unpack = struct.Struct("<IIII").unpack_from
+    off = 24
+    size = len(mv)
+    ts, offs, incls, origs = [], [], [], []
+    while off + 16 <= size:
+        sec, frac, incl, orig = unpack(mv, off)
+        if off + 16 + incl > size:
+            break
+        ts.append(sec * 1_000_000_000 + (frac if nano else frac * 1000))
+        offs.append(off + 16)
+        incls.append(incl)
+        origs.append(orig)
+        off += 16 + incl
+    idx = np.zeros(len(ts), dtype=FRAME_DTYPE)
+    idx["ts_ns"] = ts
+    idx["data_off"] = offs
+    idx["caplen"] = incls
+    idx["wirelen"] = origs
+    idx["linktype"] = linktype
+    return idx
+
+
+# ---------------------------------------------------------------- C references
+class CompileError(RuntimeError):
+    pass
+
+
+def compile_c(name, flags=CFLAGS, data_dir=DATA):
+    """Build ``bench/c/<name>.c`` as a shared library with gcc; returns its path.
+
+    Cached by a hash of the sources (the .c and every header in bench/c), the flags and the
+    compiler's version. Raises CompileError (with gcc's message) if gcc fails, and
+    FileNotFoundError if there is no gcc (callers turn that into a skip with the reason)."""
+    gcc = shutil.which(os.environ.get("CC", "gcc"))
+    if gcc is None:
+        raise FileNotFoundError("gcc is not on PATH (make setup installs it as root)")
+    src = CSRC / f"{name}.c"
+    h = hashlib.sha256()
+    for p in [src] + sorted(CSRC.glob("*.h")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    h.update(" ".join(flags).encode())
+    version = subprocess.run([gcc, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    h.update("".join(version).encode())
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out = data_dir / f"{name}-{h.hexdigest()[:12]}.so"
+    if not out.exists():
+        tmp = out.with_suffix(f".tmp{os.getpid()}.so")
+        cmd = [gcc, *flags, "-Wall", "-shared", "-fPIC", "-o", str(tmp), str(src)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise CompileError(f"{' '.join(cmd)} failed:\n{res.stderr}")
+        os.replace(tmp, out)
+    return out
+
+
+def _ptr(arr):
+    return ctypes.c_void_p(arr.ctypes.data)
+
+
+def _check_layout(lib):
+    """The C record must be PACKET_DTYPE's twin: same size and the same field offsets."""
+    from fastpath.wire.record import PACKET_DTYPE
+    size = lib.ref_record_size()
+    offs = (ctypes.c_long * 64)()
+    k = lib.ref_layout(offs, 64)
+    c_offs = list(offs[:k])
+    np_offs = [PACKET_DTYPE.fields[name][1] for name in PACKET_DTYPE.names]
+    if size != PACKET_DTYPE.itemsize or c_offs != np_offs:
+        raise CompileError(
+            f"bench/c/ref_parse.h no longer matches PACKET_DTYPE (C {size} bytes, numpy "
+            f"{PACKET_DTYPE.itemsize}); update ref_record to the new record.pxd layout")
+
+
+class CParseRef:
+    """The sequential C parser (bench/c/parse_ref.c): mmap a pcap, walk it, parse every frame."""
+
+    def __init__(self, path=None):
+        self.lib = ctypes.CDLL(str(path or compile_c("parse_ref")))
+        self.lib.ref_parse_pcap.restype = ctypes.c_int64
+        self.lib.ref_parse_pcap.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+        self.lib.ref_parse_pcap_into.restype = ctypes.c_int64
+        self.lib.ref_parse_pcap_into.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int64]
+        self.lib.ref_free.argtypes = [ctypes.c_void_p]
+        _check_layout(self.lib)
+
+    def parse_count(self, path):
+        """Parse the file the way a standalone C program would (its own growing array, freed
+        afterwards); returns the number of packets."""
+        out = ctypes.c_void_p()
+        n = self.lib.ref_parse_pcap(os.fsencode(path), ctypes.byref(out))
+        self.lib.ref_free(out)
+        if n < 0:
+            raise OSError(-n, os.strerror(-n), str(path))
+        return n
+
+    def parse(self, path, capacity):
+        """Parse into a new PACKET_DTYPE array (for comparisons)."""
+        from fastpath.wire.record import PACKET_DTYPE
+        out = np.zeros(capacity, dtype=PACKET_DTYPE)
+        n = self.lib.ref_parse_pcap_into(os.fsencode(path), _ptr(out), capacity)
+        if n < 0:
+            raise OSError(-n, os.strerror(-n), str(path))
+        return out[:n]
+
+
+class CRingRef:
+    """The C parser over frames at known offsets (bench/c/parse_ring_ref.c)."""
+
+    def __init__(self, path=None):
+        from fastpath.wire.record import FRAME_DTYPE
+        self.lib = ctypes.CDLL(str(path or compile_c("parse_ring_ref")))
+        self.lib.ref_parse_ring.restype = None
+        self.lib.ref_parse_ring.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
+                                            ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+        _check_layout(self.lib)
+        if self.lib.ref_frame_size() != FRAME_DTYPE.itemsize:
+            raise CompileError("bench/c/ref_parse.h ref_frame no longer matches FRAME_DTYPE")
+
+    def parse(self, buf, index, out, base=0):
+        """Parse ``index`` (FRAME_DTYPE) frames of ``buf`` (a uint8 numpy array) into ``out``."""
+        assert buf.dtype == np.uint8 and buf.flags.c_contiguous
+        assert out.shape[0] >= index.shape[0]
+        self.lib.ref_parse_ring(_ptr(buf), buf.shape[0], _ptr(index), index.shape[0], base, _ptr(out))
+        return out
+
+
+class CCsumRef:
+    """The C RFC 1071 checksum (bench/c/csum_ref.c)."""
+
+    def __init__(self, path=None):
+        self.lib = ctypes.CDLL(str(path or compile_c("csum_ref")))
+        self.lib.ref_csum.restype = ctypes.c_uint16
+        self.lib.ref_csum.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        self.lib.ref_csum_batch.restype = None
+        self.lib.ref_csum_batch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                            ctypes.c_int64, ctypes.c_void_p]
+        self.lib.ref_csum_ns_per_call.restype = ctypes.c_double
+        self.lib.ref_csum_ns_per_call.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int64]
+
+    def csum(self, data):
+        arr = np.frombuffer(data, dtype=np.uint8)
+        return self.lib.ref_csum(_ptr(arr), arr.shape[0])
+
+    def batch(self, buf, offsets, lengths, out):
+        self.lib.ref_csum_batch(_ptr(buf), _ptr(offsets), _ptr(lengths), offsets.shape[0], _ptr(out))
+        return out
+
+
+def c_reference(cls):
+    """An instance of a C reference class, or a skip that says why it cannot be built."""
+    try:
+        return cls()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    except CompileError as e:
+        pytest.fail(str(e))
+
+
+# ---------------------------------------------------------------- results board
+TARGETS = {
+    # key: (description, target, unit, higher is better)
+    "parse_pcap_vs_c": ("batch parse of the pcap, fastpath / plain C", 0.8, "x", True),
+    "parse_pcap_vs_dpkt": ("batch parse, fastpath / dpkt decoding to L4", 100.0, "x", True),
+    "ring_mpps": ("in-memory frames, offsets known, fastpath", 25.0, "Mpps", True),
+    "csum_batch_gbps": ("checksum of 1500-byte buffers in a batch, in cache", 20.0, "GB/s", True),
+    "csum_single_ns": ("one checksum call from Python, 1500 bytes", 250.0, "ns", False),
+    "stream_rss_mb": ("streaming parse, peak RSS (largest capture)", 512.0, "MB", False),
+}
+
+
+class WireBoard:
+    """Figures the wire benchmarks measured in this run, to compare at the end."""
+
+    def __init__(self):
+        self.figures = {}
+
+    def record(self, key, value, note=""):
+        self.figures[key] = (value, note)
+
+    def get(self, key):
+        v = self.figures.get(key)
+        return None if v is None else v[0]
+
+    def derived(self):
+        out = {}
+        f = self.get
+        if f("parse_pcap_fastpath_mpps") and f("parse_pcap_c_mpps"):
+            out["parse_pcap_vs_c"] = f("parse_pcap_fastpath_mpps") / f("parse_pcap_c_mpps")
+        if f("parse_head_fastpath_kpps") and f("dpkt_kpps"):
+            out["parse_pcap_vs_dpkt"] = f("parse_head_fastpath_kpps") / f("dpkt_kpps")
+        if f("ring_fastpath_mpps"):
+            out["ring_mpps"] = f("ring_fastpath_mpps")
+        if f("csum_batch_l1_gbps") or f("csum_batch_l2_gbps"):
+            out["csum_batch_gbps"] = max(f("csum_batch_l1_gbps") or 0, f("csum_batch_l2_gbps") or 0)
+        if f("csum_single_1500_ns"):
+            out["csum_single_ns"] = f("csum_single_1500_ns")
+        if f("stream_rss_max_mb"):
+            out["stream_rss_mb"] = f("stream_rss_max_mb")
+        return out
+
+    def lines(self):
+        lines = []
+        for key in sorted(self.figures):
+            value, note = self.figures[key]
+            lines.append(f"  {key:<32} {value:>12.4g}  {note}")
+        derived = self.derived()
+        if derived:
+            lines.append("  targets (issue 2):")
+            for key, (desc, target, unit, higher) in TARGETS.items():
+                if key not in derived:
+                    lines.append(f"    {desc:<58} not measured")
+                    continue
+                v = derived[key]
+                ok = v >= target if higher else v <= target
+                cmp = ">=" if higher else "<="
+                lines.append(f"    {desc:<58} {v:10.3g} {unit:<4} (target {cmp} {target:g}) "
+                             f"{'MET' if ok else 'MISSED'}")
+        return lines
+
+
+_BOARD = WireBoard()
+
+
+@pytest.fixture(scope="session")
+def wire_board():
+    return _BOARD
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not _BOARD.figures:
+        return
+    terminalreporter.section("wire benchmarks: figures and ratios (same run)")
+    for line in _BOARD.lines():
+        terminalreporter.write_line(line)
+    DATA.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "packets": bench_packets(),
+        "seed": bench_seed(),
+        "figures": {k: v[0] for k, v in _BOARD.figures.items()},
+        "notes": {k: v[1] for k, v in _BOARD.figures.items() if v[1]},
+        "derived": _BOARD.derived(),
+    }
+    (DATA / "wire-results.json").write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def median_s(benchmark):
+    """The median of the rounds pytest-benchmark just ran, in seconds (None when disabled)."""
+    stats = getattr(benchmark, "stats", None)
+    if stats is None:
+        return None
+    return stats.stats.median
+
+
+# ---------------------------------------------------------------- collection
+def pytest_collect_file(file_path, parent):
+    # Benchmark files are named bench_*.py (pytest's default pattern is test_*.py).
+    # Files named on the command line are collected by pytest itself.
+    if parent.session.isinitpath(file_path):
+        return None
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_") and BENCH in file_path.parents:
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+# ---------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def bench_lib():
+    """This module, for benchmark files: pytest imports conftest files under their own names
+    (``--import-mode=importlib``), so ``from conftest import ...`` would not find it."""
+    return sys.modules[__name__]
+
+
+@pytest.fixture(scope="session")
+def bench_capture():
+    """The cached benchmark capture (pcap), FASTPATH_BENCH_PACKETS packets."""
+    return synth_capture()
+
+
+@pytest.fixture(scope="session")
+def bench_frames(bench_capture):
+    """The benchmark capture in memory: (uint8 array of the whole file, FRAME_DTYPE index with
+    data_off = offset in that array). What a ring-buffer backend would hand the parser."""
+    data = np.fromfile(bench_capture, dtype=np.uint8)
+    return data, pcap_index(data)
