@@ -494,14 +494,16 @@ cdef int walk_pcapng(Walk* w, const uint8_t* p, size_t n, uint64_t base, bint at
                 break
             f = &w.ifaces[w.sect_first]
             wirelen = ld32(body, big)
-            # The captured length is not stored: it is the original length, cut to the snap
-            # length and to what the block holds (draft-ietf-opsawg-pcapng, simple packet block).
+            # The captured length is not stored: it is the original length cut to the snap
+            # length (draft-ietf-opsawg-pcapng, simple packet block). A block too short to hold
+            # that is corrupt, as tshark also finds.
             room = <uint32_t>(body_len - 4)
             caplen = wirelen
             if f.snaplen != 0 and caplen > f.snaplen:
                 caplen = f.snaplen
             if caplen > room:
-                caplen = room
+                status = fail(w, E_PACKET_CAPLEN, base + off, caplen, room, btype)
+                break
             if caplen > MAX_CAPLEN:
                 status = fail(w, E_CAPLEN_LIMIT, base + off, caplen, MAX_CAPLEN, btype)
                 break
