@@ -146,6 +146,29 @@ def pcap_index(data):
     return idx
 
 
+def capture_parser():
+    """(label, function path -> PACKET_DTYPE array) for fastpath's whole-capture parse.
+
+    The public entry point is fastpath.packets.parse_capture; until it exists, the same work
+    composed from the capture reader and the batch parser."""
+    try:
+        from fastpath.packets import parse_capture
+        return "fastpath.packets.parse_capture", parse_capture
+    except ImportError:
+        pass
+    try:
+        from fastpath.capture import open_capture
+        from fastpath.wire.parse import parse_frames
+    except ImportError:
+        pytest.skip("neither fastpath.packets.parse_capture nor fastpath.capture exists in this build")
+
+    def parse_capture(path):
+        with open_capture(path) as r:
+            buf, index = r.read_all()
+            return parse_frames(buf, index)
+    return "open_capture().read_all() + parse_frames()", parse_capture
+
+
 # ---------------------------------------------------------------- C references
 class CompileError(RuntimeError):
     pass
@@ -185,18 +208,47 @@ def _ptr(arr):
     return ctypes.c_void_p(arr.ctypes.data)
 
 
-def _check_layout(lib):
-    """The C record must be PACKET_DTYPE's twin: same size and the same field offsets."""
+def c_record_dtype(lib):
+    """numpy dtype of the C reference's record, from the layout it reports by field name.
+    Field types follow PACKET_DTYPE where the name exists there."""
     from fastpath.wire.record import PACKET_DTYPE
-    size = lib.ref_record_size()
-    offs = (ctypes.c_long * 64)()
-    k = lib.ref_layout(offs, 64)
-    c_offs = list(offs[:k])
-    np_offs = [PACKET_DTYPE.fields[name][1] for name in PACKET_DTYPE.names]
-    if size != PACKET_DTYPE.itemsize or c_offs != np_offs:
-        raise CompileError(
-            f"bench/c/ref_parse.h no longer matches PACKET_DTYPE (C {size} bytes, numpy "
-            f"{PACKET_DTYPE.itemsize}); update ref_record to the new record.pxd layout")
+    lib.ref_field_name.restype = ctypes.c_char_p
+    lib.ref_field_offset.restype = ctypes.c_long
+    lib.ref_field_size.restype = ctypes.c_long
+    names, formats, offsets = [], [], []
+    for i in range(lib.ref_nfields()):
+        name = lib.ref_field_name(i).decode()
+        size = lib.ref_field_size(i)
+        fmt = PACKET_DTYPE.fields[name][0] if name in PACKET_DTYPE.names else np.dtype((np.uint8, size))
+        if fmt.itemsize != size:
+            raise CompileError(f"bench/c/ref_parse.h: field {name} is {size} bytes in C but "
+                               f"{fmt.itemsize} in PACKET_DTYPE; update ref_record")
+        names.append(name)
+        formats.append(fmt)
+        offsets.append(lib.ref_field_offset(i))
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets,
+                     "itemsize": lib.ref_record_size()})
+
+
+def compare_records(ours, theirs, skip=("csum_ip", "csum_l4")):
+    """Names of the fields (present in both) on which two record arrays differ."""
+    assert len(ours) == len(theirs), (len(ours), len(theirs))
+    bad = []
+    for name in theirs.dtype.names:
+        if name in skip or name not in ours.dtype.names:
+            continue
+        diff = ours[name] != theirs[name]
+        if diff.ndim > 1:
+            diff = diff.any(axis=tuple(range(1, diff.ndim)))
+        if diff.any():
+            bad.append(f"{name} ({int(diff.sum())} packets, first at {int(np.argmax(diff))})")
+    return bad
+
+
+def fields_c_lacks(dtype):
+    """PACKET_DTYPE fields the C reference does not fill (new work it does not do)."""
+    from fastpath.wire.record import PACKET_DTYPE
+    return [n for n in PACKET_DTYPE.names if n not in dtype.names and n != "reserved"]
 
 
 class CParseRef:
@@ -209,7 +261,7 @@ class CParseRef:
         self.lib.ref_parse_pcap_into.restype = ctypes.c_int64
         self.lib.ref_parse_pcap_into.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int64]
         self.lib.ref_free.argtypes = [ctypes.c_void_p]
-        _check_layout(self.lib)
+        self.dtype = c_record_dtype(self.lib)
 
     def parse_count(self, path):
         """Parse the file the way a standalone C program would (its own growing array, freed
@@ -222,9 +274,8 @@ class CParseRef:
         return n
 
     def parse(self, path, capacity):
-        """Parse into a new PACKET_DTYPE array (for comparisons)."""
-        from fastpath.wire.record import PACKET_DTYPE
-        out = np.zeros(capacity, dtype=PACKET_DTYPE)
+        """Parse into a new array of the C record (for comparisons, by field name)."""
+        out = np.zeros(capacity, dtype=self.dtype)
         n = self.lib.ref_parse_pcap_into(os.fsencode(path), _ptr(out), capacity)
         if n < 0:
             raise OSError(-n, os.strerror(-n), str(path))
@@ -240,14 +291,18 @@ class CRingRef:
         self.lib.ref_parse_ring.restype = None
         self.lib.ref_parse_ring.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
                                             ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
-        _check_layout(self.lib)
+        self.dtype = c_record_dtype(self.lib)
         if self.lib.ref_frame_size() != FRAME_DTYPE.itemsize:
             raise CompileError("bench/c/ref_parse.h ref_frame no longer matches FRAME_DTYPE")
 
+    def records(self, n):
+        return np.zeros(n, dtype=self.dtype)
+
     def parse(self, buf, index, out, base=0):
-        """Parse ``index`` (FRAME_DTYPE) frames of ``buf`` (a uint8 numpy array) into ``out``."""
+        """Parse ``index`` (FRAME_DTYPE) frames of ``buf`` (a uint8 numpy array) into ``out``
+        (an array from ``records(n)``)."""
         assert buf.dtype == np.uint8 and buf.flags.c_contiguous
-        assert out.shape[0] >= index.shape[0]
+        assert out.dtype == self.dtype and out.shape[0] >= index.shape[0]
         self.lib.ref_parse_ring(_ptr(buf), buf.shape[0], _ptr(index), index.shape[0], base, _ptr(out))
         return out
 

@@ -1349,6 +1349,7 @@ def _chunk(buf, ts, offs, lens) -> FrameChunk:
 
 def generate(packets: int = 10_000, seed: int = DEFAULT_SEED) -> tuple:
     """All frames in one chunk, in memory: (FrameChunk, SynthStats). For modest counts."""
+    _check_count(packets)
     g = TrafficGenerator(seed)
     chunks = list(g.chunks(packets, chunk_packets=max(1, packets)))
     if not chunks:

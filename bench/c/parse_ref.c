@@ -6,7 +6,7 @@
  *   int64_t ref_parse_pcap(const char *path, ref_record **out)   -> packets, or -errno / -EINVAL
  *   int64_t ref_parse_pcap_into(const char *path, ref_record *out, int64_t cap)
  *   void    ref_free(void *p)
- *   int     ref_record_size(void), ref_layout(long *out, int cap)
+ *   int     ref_record_size(void), ref_nfields(void); ref_field_name/offset/size(i): the layout
  * Also a standalone program when built with -DREF_MAIN: parse_ref FILE prints packets and Mpps.
  */
 #include <errno.h>
@@ -95,7 +95,10 @@ int64_t ref_parse_pcap_into(const char *path, ref_record *out, int64_t cap) {
 
 void ref_free(void *p) { free(p); }
 int ref_record_size(void) { return (int)sizeof(ref_record); }
-int ref_layout(long *out, int cap) { return ref_layout_fill(out, cap); }
+int ref_nfields(void) { return REF_NFIELDS; }
+const char *ref_field_name(int i) { return REF_FIELDS[i].name; }
+long ref_field_offset(int i) { return REF_FIELDS[i].offset; }
+long ref_field_size(int i) { return REF_FIELDS[i].size; }
 
 #ifdef REF_MAIN
 int main(int argc, char **argv) {

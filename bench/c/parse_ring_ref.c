@@ -5,7 +5,8 @@
  * Exported (ctypes):
  *   void ref_parse_ring(const uint8_t *buf, int64_t size, const ref_frame *index, int64_t n,
  *                       int64_t base, ref_record *out)
- *   int  ref_record_size(void), ref_frame_size(void), ref_layout(long *out, int cap)
+ *   int  ref_record_size(void), ref_frame_size(void), ref_nfields(void);
+ *   ref_field_name/offset/size(i): the record's layout by name
  */
 #include "ref_parse.h"
 
@@ -36,4 +37,7 @@ void ref_parse_ring(const uint8_t *buf, int64_t size, const ref_frame *index, in
 
 int ref_record_size(void) { return (int)sizeof(ref_record); }
 int ref_frame_size(void) { return (int)sizeof(ref_frame); }
-int ref_layout(long *out, int cap) { return ref_layout_fill(out, cap); }
+int ref_nfields(void) { return REF_NFIELDS; }
+const char *ref_field_name(int i) { return REF_FIELDS[i].name; }
+long ref_field_offset(int i) { return REF_FIELDS[i].offset; }
+long ref_field_size(int i) { return REF_FIELDS[i].size; }

@@ -1,7 +1,8 @@
 /* A plain C packet parser: the honest reference the wire benchmarks compare fastpath against.
  *
- * It fills the same 144-byte record as fastpath's PacketRecord (pyx/fastpath/wire/record.pxd),
- * field for field, with the same meaning: link header, VLAN/QinQ tags, LLC/SNAP, MPLS, PPPoE,
+ * It fills a record with the fields of fastpath's PacketRecord (pyx/fastpath/wire/record.pxd),
+ * with the same meaning; ref_field_*() describe its layout by name, so the benchmark can read it
+ * with numpy and compare it with fastpath's field by field even when record.pxd changes: link header, VLAN/QinQ tags, LLC/SNAP, MPLS, PPPoE,
  * IPv4 (options, fragments, total length 0), IPv6 with the extension-header walk (and the
  * hop-by-hop / destination option scan for Jumbo Payload and Home Address), TCP with its
  * options, UDP, ICMP/ICMPv6 with the quoted header's offset, GRE, IP-in-IP, VXLAN and Teredo
@@ -42,8 +43,8 @@ typedef struct {
     uint16_t l3_off, l4_off, payload_off, inner_off;
     uint16_t sport, dport, tcp_flags, tcp_window, tcp_mss, ip_id, frag_off, arp_op;
     uint8_t error, vlan_count, ip_version, ip_proto, ip_ttl, ip_flags, tcp_wscale, tcp_opts;
-    uint8_t icmp_type, icmp_code, csum_ip, csum_l4, inner_kind;
-    uint8_t reserved[3];
+    uint8_t icmp_type, icmp_code, csum_ip, csum_l4, inner_kind, l4_avail;
+    uint8_t reserved[2];
 } ref_record;
 
 enum { OFF_NONE = 0xffff, WSCALE_NONE = 0xff, MAX_VLAN = 4, MAX_EXT = 16, MAX_MPLS = 8 };
@@ -324,6 +325,8 @@ static inline void ref_gre(const uint8_t *p, long l4, long avail_end, ref_record
 
 static inline void ref_l4(const uint8_t *p, uint8_t proto, long l4, long avail_end, long seg_len,
                           ref_record *r, int v6) {
+    long present = avail_end - l4;                    /* transport bytes present, capped */
+    r->l4_avail = (uint8_t)(present > 255 ? 255 : present > 0 ? present : 0);
     switch (proto) {
     case 6: ref_tcp(p, l4, avail_end, seg_len, r); break;
     case 17: ref_udp(p, l4, avail_end, seg_len, r, v6); break;
@@ -495,25 +498,21 @@ static inline void ref_parse_frame(const uint8_t *p, uint32_t caplen, uint16_t l
     }
 }
 
-/* Field offsets, in the order of fastpath's PACKET_FIELDS, so the benchmark can refuse to run
- * against a record layout that has drifted. */
-#define REF_OFF(f) (long)offsetof(ref_record, f)
-static inline int ref_layout_fill(long *out, int cap) {
-    long offs[] = {
-        REF_OFF(ts_ns), REF_OFF(data_off), REF_OFF(caplen), REF_OFF(wirelen), REF_OFF(ip4_src),
-        REF_OFF(ip4_dst), REF_OFF(tcp_seq), REF_OFF(tcp_ack), REF_OFF(tcp_tsval), REF_OFF(tcp_tsecr),
-        REF_OFF(tcp_sack_max), REF_OFF(payload_len), REF_OFF(ip6_src), REF_OFF(ip6_dst),
-        REF_OFF(linktype), REF_OFF(iface), REF_OFF(eth_type), REF_OFF(l3_type), REF_OFF(vlan),
-        REF_OFF(l3_off), REF_OFF(l4_off), REF_OFF(payload_off), REF_OFF(inner_off), REF_OFF(sport),
-        REF_OFF(dport), REF_OFF(tcp_flags), REF_OFF(tcp_window), REF_OFF(tcp_mss), REF_OFF(ip_id),
-        REF_OFF(frag_off), REF_OFF(arp_op), REF_OFF(error), REF_OFF(vlan_count),
-        REF_OFF(ip_version), REF_OFF(ip_proto), REF_OFF(ip_ttl), REF_OFF(ip_flags),
-        REF_OFF(tcp_wscale), REF_OFF(tcp_opts), REF_OFF(icmp_type), REF_OFF(icmp_code),
-        REF_OFF(csum_ip), REF_OFF(csum_l4), REF_OFF(inner_kind), REF_OFF(reserved),
-    };
-    int i, k = (int)(sizeof offs / sizeof offs[0]);
-    for (i = 0; i < k && i < cap; i++) out[i] = offs[i];
-    return k;
-}
+/* The record's layout by field name, for the benchmark to build a numpy dtype from. */
+#define REF_FIELD(f) {#f, (long)offsetof(ref_record, f), (long)sizeof(((ref_record *)0)->f)}
+static const struct { const char *name; long offset, size; } REF_FIELDS[] = {
+    REF_FIELD(ts_ns), REF_FIELD(data_off), REF_FIELD(caplen), REF_FIELD(wirelen),
+    REF_FIELD(ip4_src), REF_FIELD(ip4_dst), REF_FIELD(tcp_seq), REF_FIELD(tcp_ack),
+    REF_FIELD(tcp_tsval), REF_FIELD(tcp_tsecr), REF_FIELD(tcp_sack_max), REF_FIELD(payload_len),
+    REF_FIELD(ip6_src), REF_FIELD(ip6_dst), REF_FIELD(linktype), REF_FIELD(iface),
+    REF_FIELD(eth_type), REF_FIELD(l3_type), REF_FIELD(vlan), REF_FIELD(l3_off), REF_FIELD(l4_off),
+    REF_FIELD(payload_off), REF_FIELD(inner_off), REF_FIELD(sport), REF_FIELD(dport),
+    REF_FIELD(tcp_flags), REF_FIELD(tcp_window), REF_FIELD(tcp_mss), REF_FIELD(ip_id),
+    REF_FIELD(frag_off), REF_FIELD(arp_op), REF_FIELD(error), REF_FIELD(vlan_count),
+    REF_FIELD(ip_version), REF_FIELD(ip_proto), REF_FIELD(ip_ttl), REF_FIELD(ip_flags),
+    REF_FIELD(tcp_wscale), REF_FIELD(tcp_opts), REF_FIELD(icmp_type), REF_FIELD(icmp_code),
+    REF_FIELD(csum_ip), REF_FIELD(csum_l4), REF_FIELD(inner_kind), REF_FIELD(l4_avail),
+};
+#define REF_NFIELDS ((int)(sizeof REF_FIELDS / sizeof REF_FIELDS[0]))
 
 #endif
