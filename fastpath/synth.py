@@ -40,7 +40,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from fastpath.errors import ConfigError
+from fastpath.errors import BuildError, ConfigError
 from fastpath.wire.checksum import internet_checksum, pseudo_header_sum
 from fastpath.wire.record import FRAME_DTYPE
 
@@ -1364,24 +1364,35 @@ FORMATS = ("pcap", "pcapng")
 def write_capture(path, packets: int = DEFAULT_PACKETS, seed: int = DEFAULT_SEED,
                   format: str = "pcap", chunk_packets: int = 65536,
                   progress: Optional[Callable[[int], None]] = None) -> SynthStats:
-    """Write the generated traffic to ``path`` as a pcap (microseconds) or pcapng file.
+    """Write the generated traffic to ``path`` as a pcap or pcapng file (microsecond
+    timestamps, Ethernet, snaplen 262144), with fastpath.capture's writers.
 
     The file is written to a temporary name beside ``path`` and renamed when complete, so an
-    interrupted run never leaves a truncated capture under the final name.
+    interrupted run never leaves a truncated capture under the final name. ``progress`` is
+    called with the number of packets written after each chunk.
     Returns the SynthStats of what was written.
     """
     if format not in FORMATS:
         raise ConfigError(f"unknown capture format {format!r}: use one of {', '.join(FORMATS)}")
     _check_count(packets)
+    try:
+        from fastpath.capture import PcapWriter, PcapngWriter
+    except ModuleNotFoundError as e:
+        raise BuildError(f"writing a capture needs the compiled module {e.name}: build the core "
+                         f"with 'make setup' (or 'python setup.py build_ext --inplace')") from e
     path = os.fspath(path)
     gen = TrafficGenerator(seed)
     tmp = f"{path}.tmp{os.getpid()}"
     try:
-        with open(tmp, "wb") as f:
-            f.write(_pcap_header() if format == "pcap" else _pcapng_header())
+        if format == "pcap":
+            writer = PcapWriter(tmp, linktype=LINKTYPE_ETHERNET, snaplen=SNAPLEN)
+        else:
+            writer = PcapngWriter(tmp, interfaces=((LINKTYPE_ETHERNET, SNAPLEN, 1000),),
+                                  application="fastpath synth")
+        with writer:
             done = 0
             for chunk in gen.chunks(packets, chunk_packets):
-                f.write(_pcap_records(chunk) if format == "pcap" else _pcapng_records(chunk))
+                writer.write_batch(chunk.buffer, chunk.index)
                 done += len(chunk.index)
                 if progress is not None:
                     progress(done)
@@ -1393,69 +1404,3 @@ def write_capture(path, packets: int = DEFAULT_PACKETS, seed: int = DEFAULT_SEED
             pass
         raise
     return gen.stats
-
-
-# The two capture formats are written here directly: they are a few fixed headers, and the
-# generator's bytes (and so its benchmark cache) must not depend on another module's choices.
-def _pcap_header() -> bytes:
-    # Little-endian, microsecond pcap 2.4 (the tcpdump format).
-    return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)
-
-
-def _pcap_records(chunk: FrameChunk) -> bytes:
-    idx = chunk.index
-    n = len(idx)
-    hdr = np.empty(n, dtype=[("sec", "<u4"), ("usec", "<u4"), ("incl", "<u4"), ("orig", "<u4")])
-    ts_us = idx["ts_ns"] // 1000
-    hdr["sec"] = ts_us // 1_000_000
-    hdr["usec"] = ts_us % 1_000_000
-    hdr["incl"] = idx["caplen"]
-    hdr["orig"] = idx["wirelen"]
-    raw = hdr.tobytes()
-    buf = chunk.buffer
-    offs = idx["data_off"].tolist()
-    lens = idx["caplen"].tolist()
-    parts = []
-    for i in range(n):
-        parts.append(raw[16 * i:16 * i + 16])
-        parts.append(buf[offs[i]:offs[i] + lens[i]])
-    return b"".join(parts)
-
-
-def _pcapng_header() -> bytes:
-    # Section header block (RFC draft-ietf-opsawg-pcapng 4.1), section length unknown (-1).
-    opt_shb = _ng_option(4, b"fastpath synth")  # shb_userappl
-    shb_body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + opt_shb + b"\0\0\0\0"
-    shb = _ng_block(0x0A0D0D0A, shb_body)
-    # Interface description block: Ethernet, our snaplen, microsecond resolution (the default).
-    opts = _ng_option(2, b"tap0") + _ng_option(9, b"\x06") + b"\0\0\0\0"
-    idb = _ng_block(1, struct.pack("<HHI", LINKTYPE_ETHERNET, 0, SNAPLEN) + opts)
-    return shb + idb
-
-
-def _ng_option(code: int, value: bytes) -> bytes:
-    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
-
-
-def _ng_block(btype: int, body: bytes) -> bytes:
-    total = 12 + len(body)
-    return struct.pack("<II", btype, total) + body + struct.pack("<I", total)
-
-
-def _pcapng_records(chunk: FrameChunk) -> bytes:
-    idx = chunk.index
-    buf = chunk.buffer
-    pack = struct.Struct("<IIIIIII").pack
-    tail = struct.Struct("<I").pack
-    parts = []
-    for ts_ns, off, ln, wl in zip((idx["ts_ns"] // 1000).tolist(), idx["data_off"].tolist(),
-                                  idx["caplen"].tolist(), idx["wirelen"].tolist()):
-        pad = -ln % 4
-        total = 32 + ln + pad
-        # Enhanced packet block: interface 0, timestamp in microseconds split high/low.
-        parts.append(pack(6, total, 0, ts_ns >> 32, ts_ns & _M32, ln, wl))
-        parts.append(buf[off:off + ln])
-        if pad:
-            parts.append(b"\0" * pad)
-        parts.append(tail(total))
-    return b"".join(parts)
