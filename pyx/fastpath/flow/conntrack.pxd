@@ -82,7 +82,8 @@ cpdef enum:
     R_TABLE_FULL = 16           # no room and the eviction policy protected every candidate
     R_REOPENED = 17             # new connection on the tuple of a closed/aborted one
     R_RST_UNCONFIRMED = 18      # RST not exactly at the expected sequence: state kept (RFC 5961 3.2)
-    R_COUNT = 19
+    R_NO_TRANSPORT = 19         # IPv6 "no next header" (59): nothing above IP, no connection
+    R_COUNT = 20
 
 # ---- what the table must do after a packet (ct_tcp_packet's *action)
 cpdef enum:

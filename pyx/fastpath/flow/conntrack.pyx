@@ -104,7 +104,7 @@ VERDICT_NAMES = ("accept", "new", "ignore", "invalid", "untracked")
 REASON_NAMES = ("none", "bad-flags", "bad-checksum", "bad-state", "not-new", "seq-over-window",
                 "ack-over-window", "bad-rst", "ignored-state", "seq-under-window",
                 "ack-under-window", "window-overshoot", "non-ip", "fragment", "parse-error",
-                "bad-ip-checksum", "table-full", "reopened", "rst-unconfirmed")
+                "bad-ip-checksum", "table-full", "reopened", "rst-unconfirmed", "no-transport")
 _SHORT = {"NO": CT_NONE, "SS": CT_SYN_SENT, "SR": CT_SYN_RECV, "ES": CT_ESTABLISHED,
           "FW": CT_FIN_WAIT, "CW": CT_CLOSE_WAIT, "LA": CT_LAST_ACK, "TW": CT_TIME_WAIT,
           "CL": CT_CLOSE, "S2": CT_SYN_SENT2, "IV": CT_INVALID, "IG": CT_IGNORE}

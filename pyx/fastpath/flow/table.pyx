@@ -134,6 +134,7 @@ ZEEK_TIMERS = {
     "tcp_inactivity": 300.0, "udp_inactivity": 60.0, "icmp_inactivity": 60.0,
     "other_inactivity": 60.0, "interactive_inactivity": 3600.0, "attempt_delay": 5.0,
     "close_delay": 5.0, "linger": 5.0, "session_timer": 6.0, "syn_timeout": 5.0,
+    "dns_session": 10.0,
 }
 
 # Zeek's likely_server_ports with all of its base scripts loaded (the ports its protocol
@@ -142,6 +143,8 @@ ZEEK_TCP_SERVER_PORTS = frozenset({
     21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443, 445, 465, 502, 514, 563, 585, 587,
     614, 631, 636, 989, 990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268, 3306, 3389, 5222,
     5223, 5269, 5432, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000})
+# UDP ports where Zeek runs its DNS analyzer, whose own timer ends quiet sessions early.
+ZEEK_DNS_PORTS = frozenset({53, 137, 5353, 5355})
 ZEEK_UDP_SERVER_PORTS = frozenset({
     53, 67, 88, 123, 137, 161, 162, 389, 443, 514, 1812, 2123, 2152, 3389, 3544, 4011, 4754,
     4789, 5060, 5072, 5353, 5355, 6081, 20000})
@@ -182,8 +185,9 @@ cdef class FlowTable:
     * ``loose`` -- pick up TCP connections mid-stream (without having seen the SYN).
     * ``timeouts`` -- conntrack timers in seconds, keys as in ``DEFAULT_TIMEOUTS``.
     * ``zeek`` -- Zeek's timers in seconds, keys as in ``ZEEK_TIMERS``.
-    * ``server_ports`` -- ``{"tcp": ports, "udp": ports}`` for Zeek's originator heuristics
-      (default: Zeek's ``likely_server_ports`` with its base scripts).
+    * ``server_ports`` -- ``{"tcp": ports, "udp": ports, "dns": ports}``: Zeek's
+      likely_server_ports for its originator heuristics, and the UDP ports of its DNS analyzer
+      (default: Zeek with its base scripts).
     * ``seed`` -- hash seed (random by default; fix it for reproducible eviction).
     """
     cdef FlowCore* core
@@ -200,6 +204,7 @@ cdef class FlowTable:
     cdef ZeekCfg zcfg
     cdef bytes tcp_bm
     cdef bytes udp_bm
+    cdef bytes dns_bm
     cdef bint use_vlan
     cdef bint loose
     cdef ConnRecord* queue
@@ -298,14 +303,18 @@ cdef class FlowTable:
                 raise ConfigError(f"Zeek timer {k} must be positive seconds, not {v}")
             ns[k] = <int64_t>(v * 1e9)
         if server_ports is None:
-            server_ports = {"tcp": ZEEK_TCP_SERVER_PORTS, "udp": ZEEK_UDP_SERVER_PORTS}
-        if not isinstance(server_ports, dict) or set(server_ports) - {"tcp", "udp"}:
-            raise ConfigError("server_ports must be a dict with keys 'tcp' and/or 'udp' "
+            server_ports = {"tcp": ZEEK_TCP_SERVER_PORTS, "udp": ZEEK_UDP_SERVER_PORTS,
+                            "dns": ZEEK_DNS_PORTS}
+        if not isinstance(server_ports, dict) or set(server_ports) - {"tcp", "udp", "dns"}:
+            raise ConfigError("server_ports must be a dict with keys 'tcp', 'udp' and/or 'dns' "
                               "mapping to port numbers")
         self.tcp_bm = _ports_bitmap(server_ports.get("tcp", ()), "server_ports['tcp']")
         self.udp_bm = _ports_bitmap(server_ports.get("udp", ()), "server_ports['udp']")
+        self.dns_bm = _ports_bitmap(server_ports.get("dns", ()), "server_ports['dns']")
         self.zcfg.tcp_ports = <const uint8_t*>self.tcp_bm
         self.zcfg.udp_ports = <const uint8_t*>self.udp_bm
+        self.zcfg.dns_ports = <const uint8_t*>self.dns_bm
+        self.zcfg.dns_session = ns["dns_session"]
         self.zcfg.tcp_inactivity = ns["tcp_inactivity"]
         self.zcfg.udp_inactivity = ns["udp_inactivity"]
         self.zcfg.icmp_inactivity = ns["icmp_inactivity"]
@@ -540,6 +549,10 @@ cdef class FlowTable:
                 return V_UNTRACKED
         elif r.l3_off == OFF_NONE:
             why[0] = R_PARSE_ERROR
+            return V_UNTRACKED
+        elif proto == 59:
+            # IPv6 "No Next Header" (RFC 8200 4.7): e.g. Teredo bubbles. Nothing to track.
+            why[0] = R_NO_TRANSPORT
             return V_UNTRACKED
         if not key_from_packet(r, &k, self.use_vlan, &swapped):
             why[0] = R_NON_IP

@@ -104,12 +104,13 @@ ctypedef struct ZeekConn:
     uint8_t hist_len
     uint8_t cflags              # ZC_*
     uint8_t proto_class         # PC_*
-    uint8_t timeout_kind        # 0: short (udp timeout), 1: tcp, 2: interactive service (1 h)
+    uint8_t timeout_kind        # 0: short (udp timeout), 1: tcp, 2: interactive service (1 h), 3: dns
 
 
 ctypedef struct ZeekCfg:
     const uint8_t* tcp_ports    # 8192-byte bitmaps: likely server ports (Zeek's likely_server_ports)
     const uint8_t* udp_ports
+    const uint8_t* dns_ports    # UDP ports where Zeek's DNS analyzer runs (its own session timer)
     int64_t tcp_inactivity
     int64_t udp_inactivity
     int64_t icmp_inactivity
@@ -120,6 +121,7 @@ ctypedef struct ZeekCfg:
     int64_t linger
     int64_t session_timer
     int64_t syn_timeout
+    int64_t dns_session
     bint report_gaps_for_partial
 
 

@@ -169,6 +169,8 @@ cdef void zk_open(ZeekConn* z, const PacketRecord* r, int side, int64_t ts,
         flip = port_likely(cfg.udp_ports, r.sport) and not port_likely(cfg.udp_ports, r.dport)
         if flip and r.ip_version == 4 and r.ip4_dst == <uint32_t>0xffffffffU:
             flip = False        # never make the limited broadcast address the originator
+        if port_likely(cfg.dns_ports, r.sport if flip else r.dport):
+            z.timeout_kind = 3  # Zeek's DNS analyzer expires its sessions on its own timer
     elif proto == IPPROTO_ICMP or proto == IPPROTO_ICMPV6:
         z.proto_class = PC_ICMP
     else:
@@ -604,7 +606,8 @@ cdef void zk_other(ZeekConn* z, int side, const PacketRecord* r, int64_t ts) noe
     z.last_ts = ts
     e.pkts += 1
     e.ip_bytes += ip_total_len(r)
-    e.size += r.payload_len
+    if z.proto_class == PC_ICMP:
+        e.size += r.payload_len     # Zeek keeps no payload sizes for unknown transports
     e.eflags |= ZE_ACTIVE
 
 
@@ -654,6 +657,13 @@ cdef void zk_update_deadline(ZeekConn* z, const ZeekCfg* cfg) noexcept nogil:
                 d = t
     elif z.proto_class == PC_UDP:
         d = z.last_ts + cfg.udp_inactivity
+        if z.timeout_kind == 3:
+            # The DNS analyzer's timer fires every dns_session_timeout from the start and
+            # removes the connection once it has been quiet for that long, less one second.
+            t = next_tick(z.first_ts + cfg.dns_session, cfg.dns_session,
+                          z.last_ts + cfg.dns_session - SEC - 1)
+            if t < d:
+                d = t
     elif z.proto_class == PC_ICMP:
         d = z.last_ts + cfg.icmp_inactivity
     else:
