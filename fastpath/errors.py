@@ -56,3 +56,27 @@ class CaptureError(FastpathError, ValueError):
 
 class MalformedPacketError(FastpathError, ValueError):
     """A header could not be parsed (too short, impossible length, bad checksum when checked)."""
+
+
+class ConnectionRefused(FastpathError, ConnectionRefusedError):
+    """The peer answered our SYN with a reset: nothing listens there (RFC 9293 3.10.7.3)."""
+
+
+class ConnectionReset(FastpathError, ConnectionResetError):
+    """The peer reset an open connection (RFC 9293 3.10.7.4, RFC 5961 3)."""
+
+
+class ConnectionTimedOut(FastpathError, TimeoutError):
+    """Retransmissions, SYN retries or keepalive probes went unanswered (RFC 1122 4.2.3.5)."""
+
+
+class ConnectionAborted(FastpathError, ConnectionAbortedError):
+    """The connection was aborted locally."""
+
+
+class ConnectionClosed(FastpathError, BrokenPipeError):
+    """The operation needs an open connection (send after shutdown, or on a closed one)."""
+
+
+class AllocationFailed(CapacityError, MemoryError):
+    """Memory for a connection or its buffers could not be had (or a test forced the failure)."""
