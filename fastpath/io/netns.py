@@ -190,3 +190,46 @@ def leftover_labs() -> list[str]:
 def remove_namespace(name: str) -> bool:
     r = subprocess.run(["ip", "netns", "del", name], capture_output=True, text=True)
     return r.returncode == 0
+
+
+class PacketSocket:
+    """A plain AF_PACKET socket on one interface: the other end in tests and labs. Create it
+    inside the interface's namespace (``with lab.entered():``)."""
+
+    def __init__(self, ifname: str):
+        import socket as _s
+        self.ifname = ifname
+        self.sock = _s.socket(_s.AF_PACKET, _s.SOCK_RAW, _s.htons(0x0003))
+        self.sock.bind((ifname, 0))
+        self.sock.setsockopt(_s.SOL_SOCKET, _s.SO_RCVBUF, 8 << 20)
+
+    def send(self, frames) -> int:
+        for f in frames:
+            self.sock.send(bytes(f))
+        return len(frames)
+
+    def recv(self, count: int, timeout: float = 2.0, ethertype: int | None = None) -> list[bytes]:
+        """Up to ``count`` incoming frames (not our own sends), optionally of one ethertype,
+        waiting at most ``timeout`` seconds overall."""
+        import select
+        import time as _t
+        out = []
+        deadline = _t.monotonic() + timeout
+        while len(out) < count:
+            left = deadline - _t.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                break
+            data, addr = self.sock.recvfrom(65536)
+            if addr[2] == 4:        # PACKET_OUTGOING: what we sent ourselves
+                continue
+            if ethertype is not None and (len(data) < 14 or
+                                          int.from_bytes(data[12:14], "big") != ethertype):
+                continue
+            out.append(data)
+        return out
+
+    def close(self) -> None:
+        self.sock.close()

@@ -194,7 +194,7 @@ class XdpProgram:
 
     # ---- maps
     def table(self, name: str):
-        return self.bpf.get_table(name)
+        return self.bpf.get_table(name.encode() if isinstance(name, str) else name)
 
     # ---- attach / detach
     def attach(self, ifname: str, *, mode: str = "auto", via: str = "link") -> Attachment:

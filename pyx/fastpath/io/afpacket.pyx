@@ -28,7 +28,7 @@ from fastpath.includes.posix_net cimport (FP_HAVE_LINUX_NETIO, socket, bind, set
                                           fp_store_release_u32, SOL_SOCKET)
 from fastpath.includes.linux_if_packet cimport *
 from fastpath.io.device cimport (Device, Burst, Region, region_from_mapping, wait_readable,
-                                 raise_os_error)
+                                 raise_os_error, deadline_after, time_left, nap)
 from fastpath.io.netif cimport interface_mtu, interface_index
 from fastpath.wire.record cimport FrameRef
 from fastpath.io.device import Capabilities
@@ -242,6 +242,8 @@ cdef class AfPacketDevice(Device):
                  Burst b) except -1:
         cdef uint32_t n
         cdef uint32_t blk
+        cdef int64_t deadline = deadline_after(timeout_ns), left
+        cdef bint woke = False
         b.buffer = self.ring
         while True:
             with nogil:
@@ -256,11 +258,16 @@ cdef class AfPacketDevice(Device):
             if n > 0:
                 b.token = blk
                 return n
-            if timeout_ns == 0:
+            left = time_left(deadline)
+            if left == 0:
                 return 0
-            if wait_readable(self.fd, timeout_ns, POLLIN) == 0:
+            if woke:
+                # poll() reports readable while we hold blocks, whether or not a new one is
+                # ready: look again shortly instead of spinning on it.
+                nap(200000 if left < 0 or left > 200000 else left)
+            if wait_readable(self.fd, left, POLLIN) == 0:
                 return 0
-            timeout_ns = 0
+            woke = True
 
     cdef void _release(self, Burst b) noexcept:
         cdef uint32_t k

@@ -31,7 +31,7 @@ from fastpath.includes.posix_net cimport (FP_HAVE_LINUX_NETIO, socket, bind, set
                                           fp_store_release_u32, fp_realtime_ns)
 from fastpath.includes.linux_if_xdp cimport *
 from fastpath.io.device cimport (Device, Burst, Region, region_anonymous, wait_readable,
-                                 raise_os_error)
+                                 raise_os_error, deadline_after, time_left)
 from fastpath.io.netif cimport interface_mtu, interface_index
 from fastpath.wire.record cimport FrameRef
 from fastpath.io.device import Capabilities
@@ -157,6 +157,7 @@ cdef class AfXdpDevice(Device):
         except BaseException:
             self._teardown()
             raise
+        self.uses_handles = True       # bursts carry their chunks' addresses back to us
         self._setup_burst(max_burst, max_held)
 
     cdef int _map_ring(self, Ring* r, int fd, uint64_t off, xdp_ring_offset* o, uint32_t size,
@@ -305,6 +306,7 @@ cdef class AfXdpDevice(Device):
     cdef int _rx(self, FrameRef* out, uint64_t* handles, uint32_t max_frames, int64_t timeout_ns,
                  Burst b) except -1:
         cdef uint32_t n
+        cdef int64_t deadline = deadline_after(timeout_ns), left
         b.buffer = self.umem
         while True:
             with nogil:
@@ -314,9 +316,11 @@ cdef class AfXdpDevice(Device):
                     n = self._peek_rx(out, handles, max_frames)
             if n > 0 or timeout_ns == 0:
                 return n
-            if wait_readable(self.fd, timeout_ns, POLLIN) == 0:
+            left = time_left(deadline)
+            if left == 0:
                 return 0
-            timeout_ns = 0
+            if wait_readable(self.fd, left, POLLIN) == 0:
+                return 0
 
     cdef void _release(self, Burst b) noexcept:
         cdef Ring* f = &self.fill

@@ -111,7 +111,11 @@ cdef class Device:
 
 
 cdef object new_frame_index(uint32_t n, const FrameRef* src)
+cdef tuple compact_frames(const uint8_t* base, const FrameRef* frames, uint32_t n)
 cdef int validate_frames(const FrameRef* frames, uint32_t n, size_t size, uint32_t min_frame,
                          uint32_t max_frame, str devname) except -1
 cdef int wait_readable(int fd, int64_t timeout_ns, short events) except -2
+cdef int64_t deadline_after(int64_t timeout_ns) noexcept nogil
+cdef int64_t time_left(int64_t deadline) noexcept nogil
+cdef int nap(int64_t ns) except -1
 cdef raise_os_error(int err, str what, str devname)

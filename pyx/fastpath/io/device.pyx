@@ -17,12 +17,14 @@ A device moves bursts of frames and knows nothing about protocols:
 cimport cython
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE,
                              PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES)
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.ref cimport Py_INCREF, PyObject
 from libc.errno cimport errno, EINTR, EPERM, EACCES, ENODEV, ENXIO, EAFNOSUPPORT, EOPNOTSUPP
 from libc.errno cimport EBUSY, ENOMEM, EINVAL, ENOENT, ENOSYS, EPROTONOSUPPORT
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free, calloc
+from posix.time cimport nanosleep, timespec
 from libc.string cimport memcpy, memset
 cimport numpy as cnp
 import os
@@ -63,7 +65,7 @@ cdef class Region:
         if self.ptr != NULL:
             if self.kind == 1:
                 munmap(self.ptr, self.size)
-            else:
+            elif self.kind == 0:
                 free(self.ptr)
             self.ptr = NULL
 
@@ -159,6 +161,25 @@ cdef object new_frame_index(uint32_t n, const FrameRef* src):
     return arr
 
 
+cdef tuple compact_frames(const uint8_t* base, const FrameRef* frames, uint32_t n):
+    """Copies of n frames packed into one bytes object, with an index over it: what a sink
+    may keep after the call (the caller's buffer may not live that long)."""
+    cdef uint32_t i
+    cdef size_t total = 0, off = 0
+    cdef FrameRef* rows
+    for i in range(n):
+        total += frames[i].caplen
+    data = PyBytes_FromStringAndSize(NULL, total)
+    cdef char* dst = PyBytes_AS_STRING(data)
+    index = new_frame_index(n, frames)
+    rows = <FrameRef*>cnp.PyArray_DATA(<cnp.ndarray>index)
+    for i in range(n):
+        memcpy(dst + off, base + frames[i].data_off, frames[i].caplen)
+        rows[i].data_off = off
+        off += frames[i].caplen
+    return data, index
+
+
 cdef int validate_frames(const FrameRef* frames, uint32_t n, size_t size, uint32_t min_frame,
                          uint32_t max_frame, str devname) except -1:
     cdef uint32_t i
@@ -218,6 +239,32 @@ cdef int wait_readable(int fd, int64_t timeout_ns, short events) except -2:
             return -2
         if deadline >= 0 and fp_monotonic_ns() >= deadline:
             return 0
+
+
+cdef int64_t deadline_after(int64_t timeout_ns) noexcept nogil:
+    return -1 if timeout_ns < 0 else fp_monotonic_ns() + timeout_ns
+
+
+cdef int64_t time_left(int64_t deadline) noexcept nogil:
+    """Nanoseconds until deadline (0 when passed); -1 for no deadline."""
+    cdef int64_t left
+    if deadline < 0:
+        return -1
+    left = deadline - fp_monotonic_ns()
+    return left if left > 0 else 0
+
+
+cdef int nap(int64_t ns) except -1:
+    """Sleep without the GIL, then let signals through. For readiness a poll() cannot report
+    (AF_PACKET keeps reporting readable while the application holds ring blocks)."""
+    cdef timespec ts
+    ts.tv_sec = ns // 1000000000
+    ts.tv_nsec = ns % 1000000000
+    with nogil:
+        nanosleep(&ts, NULL)
+    if PyErr_CheckSignals() != 0:
+        return -1
+    return 0
 
 
 cdef raise_os_error(int err, str what, str devname):

@@ -19,7 +19,8 @@ from fastpath.includes.posix_net cimport (FP_HAVE_LINUX_NETIO, open, close, read
                                           fp_realtime_ns, IFNAMSIZ)
 from fastpath.includes.linux_if_tun cimport IFF_TUN, IFF_TAP, IFF_NO_PI, TUNSETIFF
 from posix.uio cimport readv
-from fastpath.io.device cimport Device, Burst, SlotArena, wait_readable, raise_os_error
+from fastpath.io.device cimport (Device, Burst, SlotArena, wait_readable, raise_os_error,
+                                 deadline_after, time_left)
 from fastpath.io.netif cimport set_link_up, interface_mtu
 from fastpath.wire.record cimport FrameRef
 from fastpath.io.device import Capabilities
@@ -130,6 +131,7 @@ cdef class TapDevice(Device):
         cdef int err = 0
         cdef int ready
         cdef SlotArena ar = self.arena
+        cdef int64_t deadline = deadline_after(timeout_ns), left
         b.buffer = ar.region
         while True:
             with nogil:
@@ -166,10 +168,12 @@ cdef class TapDevice(Device):
             if n > 0 or timeout_ns == 0:
                 return n
             err = 0
-            ready = wait_readable(self.fd, timeout_ns, POLLIN)
+            left = time_left(deadline)
+            if left == 0:
+                return 0
+            ready = wait_readable(self.fd, left, POLLIN)
             if ready == 0:
                 return 0
-            timeout_ns = 0     # one more pass, then return whatever arrived
 
     cdef void _give_back(self, uint64_t* handles, uint32_t n) noexcept:
         cdef uint32_t i
