@@ -343,6 +343,7 @@ def c_reference(cls):
 TARGETS = {
     # key: (description, target, unit, higher is better)
     "parse_pcap_vs_c": ("batch parse of the pcap, fastpath / plain C", 0.8, "x", True),
+    "parse_stream_vs_c": ("same, streaming (iter_parse, records dropped) / plain C", 0.8, "x", True),
     "parse_pcap_vs_dpkt": ("batch parse, fastpath / dpkt decoding to L4", 100.0, "x", True),
     "ring_mpps": ("in-memory frames, offsets known, fastpath", 25.0, "Mpps", True),
     "csum_batch_gbps": ("checksum of 1500-byte buffers in a batch, in cache", 20.0, "GB/s", True),
@@ -369,6 +370,8 @@ class WireBoard:
         f = self.get
         if f("parse_pcap_fastpath_mpps") and f("parse_pcap_c_mpps"):
             out["parse_pcap_vs_c"] = f("parse_pcap_fastpath_mpps") / f("parse_pcap_c_mpps")
+        if f("parse_pcap_stream_mpps") and f("parse_pcap_c_mpps"):
+            out["parse_stream_vs_c"] = f("parse_pcap_stream_mpps") / f("parse_pcap_c_mpps")
         if f("parse_head_fastpath_kpps") and f("dpkt_kpps"):
             out["parse_pcap_vs_dpkt"] = f("parse_head_fastpath_kpps") / f("dpkt_kpps")
         if f("ring_fastpath_mpps"):

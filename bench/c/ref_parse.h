@@ -44,7 +44,8 @@ typedef struct {
     uint16_t sport, dport, tcp_flags, tcp_window, tcp_mss, ip_id, frag_off, arp_op;
     uint8_t error, vlan_count, ip_version, ip_proto, ip_ttl, ip_flags, tcp_wscale, tcp_opts;
     uint8_t icmp_type, icmp_code, csum_ip, csum_l4, inner_kind, l4_avail;
-    uint8_t reserved[2];
+    uint8_t vlan_stag;                                /* bit i: tag i is a service tag */
+    uint8_t reserved;
 } ref_record;
 
 enum { OFF_NONE = 0xffff, WSCALE_NONE = 0xff, MAX_VLAN = 4, MAX_EXT = 16, MAX_MPLS = 8 };
@@ -80,6 +81,7 @@ static inline long ref_ethertype_chain(const uint8_t *p, long n, uint16_t t, lon
     while (t == 0x8100 || t == 0x88a8 || t == 0x9100) {
         if (r->vlan_count == MAX_VLAN) { seterr(r, ERR_TOO_MANY_TAGS); return -1; }
         if (off + 4 > n) { seterr(r, ERR_TRUNCATED); return -1; }
+        if (t != 0x8100) r->vlan_stag |= (uint8_t)(1u << r->vlan_count);
         r->vlan[r->vlan_count++] = be16(p + off) & 0x0fff;
         t = be16(p + off + 2);
         off += 4;
@@ -161,7 +163,8 @@ static inline long ref_parse_link(const uint8_t *p, long n, uint16_t linktype, r
 
 /* ---------------------------------------------------------------- transport layer */
 
-static inline void ref_tcp(const uint8_t *p, long l4, long avail_end, long seg_len, ref_record *r) {
+/* whole: the segment is not a fragment, so its length can be checked against the IP length. */
+static inline void ref_tcp(const uint8_t *p, long l4, long avail_end, long seg_len, ref_record *r, int whole) {
     const uint8_t *h = p + l4;
     long avail = avail_end - l4, doff, optlen, i;
     r->l4_off = (uint16_t)l4;
@@ -176,8 +179,12 @@ static inline void ref_tcp(const uint8_t *p, long l4, long avail_end, long seg_l
     r->tcp_flags = be16(h + 12) & 0x0fff;
     r->tcp_window = be16(h + 14);
     doff = (h[12] >> 4) * 4;
-    if (doff < 20 || doff > seg_len) { seterr(r, ERR_BAD_LENGTH); return; }
+    if (doff < 20 || (doff > seg_len && whole)) { seterr(r, ERR_BAD_LENGTH); return; }
     optlen = doff - 20;
+    if (doff > seg_len) {                             /* a first fragment ending inside the header */
+        seterr(r, ERR_TRUNCATED);
+        if (optlen > seg_len - 20) optlen = seg_len - 20;
+    }
     if (optlen > avail - 20) { optlen = avail - 20; seterr(r, ERR_TRUNCATED); }
     /* Options (RFC 9293 3.1): EOL ends, NOP is one byte, others carry a length >= 2. */
     for (i = 0; i < optlen;) {
@@ -228,7 +235,7 @@ static inline void ref_tcp(const uint8_t *p, long l4, long avail_end, long seg_l
     }
     if (r->tcp_opts & OPT_MALFORMED) seterr(r, ERR_BAD_OPTION);
     r->payload_off = (uint16_t)(l4 + doff);
-    r->payload_len = (uint32_t)(seg_len - doff);
+    r->payload_len = seg_len > doff ? (uint32_t)(seg_len - doff) : 0;
     r->csum_l4 = CSUM_UNVERIFIED;
 }
 
@@ -244,7 +251,8 @@ static inline void ref_teredo(const uint8_t *p, long off, long end, ref_record *
     }
 }
 
-static inline void ref_udp(const uint8_t *p, long l4, long avail_end, long seg_len, ref_record *r, int v6) {
+static inline void ref_udp(const uint8_t *p, long l4, long avail_end, long seg_len, ref_record *r, int v6,
+                           int whole) {
     const uint8_t *h = p + l4;
     long avail = avail_end - l4, ulen;
     uint16_t csum;
@@ -253,14 +261,15 @@ static inline void ref_udp(const uint8_t *p, long l4, long avail_end, long seg_l
     if (avail < 8) { seterr(r, ERR_TRUNCATED); return; }
     ulen = be16(h + 4);
     csum = be16(h + 6);
-    if (ulen == 0 && v6 && seg_len > 0xffff) ulen = seg_len;     /* jumbogram (RFC 2675 4) */
-    if (ulen < 8 || ulen > seg_len) {
-        seterr(r, ERR_BAD_LENGTH);
-        r->csum_l4 = (csum != 0 || v6) ? CSUM_UNVERIFIED : CSUM_NONE;
-        return;
-    }
+    if (ulen == 0 && v6) ulen = seg_len;              /* jumbogram (RFC 2675 4) */
+    if (ulen < 8) { seterr(r, ERR_BAD_LENGTH); return; }
     r->payload_off = (uint16_t)(l4 + 8);
-    r->payload_len = (uint32_t)(ulen - 8);
+    if (ulen > seg_len) {                             /* bogus in a whole packet, normal in a fragment */
+        if (whole) seterr(r, ERR_BAD_LENGTH);
+        r->payload_len = (seg_len > 8 && whole) ? (uint32_t)(seg_len - 8) : (uint32_t)(ulen - 8);
+    } else {
+        r->payload_len = (uint32_t)(ulen - 8);
+    }
     r->csum_l4 = csum == 0 ? (v6 ? 4 : CSUM_NONE) : CSUM_UNVERIFIED;
     if ((r->dport == 4789 || r->sport == 4789) && avail >= 16 + 14 && (h[8] & 0x08)) {
         r->inner_kind = INNER_VXLAN;
@@ -324,12 +333,12 @@ static inline void ref_gre(const uint8_t *p, long l4, long avail_end, ref_record
 }
 
 static inline void ref_l4(const uint8_t *p, uint8_t proto, long l4, long avail_end, long seg_len,
-                          ref_record *r, int v6) {
+                          ref_record *r, int v6, int whole) {
     long present = avail_end - l4;                    /* transport bytes present, capped */
     r->l4_avail = (uint8_t)(present > 255 ? 255 : present > 0 ? present : 0);
     switch (proto) {
-    case 6: ref_tcp(p, l4, avail_end, seg_len, r); break;
-    case 17: ref_udp(p, l4, avail_end, seg_len, r, v6); break;
+    case 6: ref_tcp(p, l4, avail_end, seg_len, r, whole); break;
+    case 17: ref_udp(p, l4, avail_end, seg_len, r, v6, whole); break;
     case 1:
         if (!v6) { ref_icmp(p, l4, avail_end, seg_len, r, 0); break; }
         goto other;
@@ -387,7 +396,7 @@ static inline void ref_ipv4(const uint8_t *p, long n, long off, ref_record *r) {
         r->payload_len = (uint32_t)(total - ihl);
         return;
     }
-    ref_l4(p, r->ip_proto, off + ihl, avail_end, total - ihl, r, 0);
+    ref_l4(p, r->ip_proto, off + ihl, avail_end, total - ihl, r, 0, !(ff & 0x3fff));
 }
 
 static inline void ref_ipv6_options(const uint8_t *o, long n, uint32_t *jumbo, ref_record *r) {
@@ -429,10 +438,13 @@ static inline void ref_ipv6(const uint8_t *p, long n, long off, ref_record *r) {
         r->ip_flags |= IPF_OPTIONS;
         if (nh == 44) {
             uint16_t fo = be16(h + eoff + 2);
-            r->frag_off = fo >> 3;
-            r->ip_id = (uint16_t)be32(h + eoff + 4);
-            r->ip_flags |= IPF_FRAGMENT | ((fo & 1) ? IPF_MF : 0);
-            if (r->frag_off) {
+            if (fo & 0xfff9) {                        /* not an atomic fragment (RFC 6946) */
+                r->ip_flags |= IPF_FRAGMENT;
+                r->frag_off = fo >> 3;
+                r->ip_id = (uint16_t)be32(h + eoff + 4);
+            }
+            if (fo & 1) r->ip_flags |= IPF_MF;
+            if (fo >> 3) {
                 r->ip_flags |= IPF_NONFIRST;
                 nh = h[eoff];
                 eoff += 8;
@@ -470,7 +482,7 @@ static inline void ref_ipv6(const uint8_t *p, long n, long off, ref_record *r) {
         r->payload_len = l4 <= end ? (uint32_t)(end - l4) : 0;
         return;
     }
-    ref_l4(p, nh, l4, avail_end, end - l4, r, 1);
+    ref_l4(p, nh, l4, avail_end, end - l4, r, 1, !(r->ip_flags & IPF_FRAGMENT));
 }
 
 /* One frame into one record. ts_ns, data_off, wirelen and iface are the caller's. */
@@ -512,6 +524,7 @@ static const struct { const char *name; long offset, size; } REF_FIELDS[] = {
     REF_FIELD(ip_version), REF_FIELD(ip_proto), REF_FIELD(ip_ttl), REF_FIELD(ip_flags),
     REF_FIELD(tcp_wscale), REF_FIELD(tcp_opts), REF_FIELD(icmp_type), REF_FIELD(icmp_code),
     REF_FIELD(csum_ip), REF_FIELD(csum_l4), REF_FIELD(inner_kind), REF_FIELD(l4_avail),
+    REF_FIELD(vlan_stag),
 };
 #define REF_NFIELDS ((int)(sizeof REF_FIELDS / sizeof REF_FIELDS[0]))
 
