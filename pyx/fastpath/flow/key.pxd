@@ -5,6 +5,10 @@
 # addresses are stored IPv4-mapped (RFC 4291 2.5.5.2, ::ffff:a.b.c.d), so one layout serves both
 # families and an IPv4 key can never equal an IPv6 key.
 #
+# An IPv6 packet may carry IPv4-mapped addresses too (bogus on the wire, RFC 4291 2.5.5.2, but
+# captures contain anything), so the family is not in these 40 bytes: the table keeps it beside
+# the key and salts the hash with it (key_hash's ``v6``).
+#
 # ICMP follows Zeek's convention, so records compare with conn.log: the "ports" are the message
 # type and, for request/reply pairs (echo, router/neighbour discovery, ...), the counterpart type;
 # one-way messages (errors, MLD reports) use (type, code) and are *not* canonicalised, so each
@@ -181,11 +185,13 @@ cdef inline uint64_t _mix(uint64_t h, uint64_t w) noexcept nogil:
     return h ^ (h >> 29)
 
 
-cdef inline uint64_t key_hash(const FlowKey* k, uint64_t seed) noexcept nogil:
+cdef inline uint64_t key_hash(const FlowKey* k, uint64_t seed, bint v6) noexcept nogil:
     # Multiply-xorshift over the five words, seeded per table so that crafted tuples cannot
     # be precomputed to collide (the seed is random unless the caller fixes it).
     cdef const uint8_t* p = <const uint8_t*>k
     cdef uint64_t h = seed ^ <uint64_t>0x2545F4914F6CDD1D
+    if v6:
+        h ^= <uint64_t>0x6A09E667F3BCC908
     h = _mix(h, load_ne64(p))
     h = _mix(h, load_ne64(p + 8))
     h = _mix(h, load_ne64(p + 16))

@@ -33,8 +33,7 @@ from fastpath.wire.record import PACKET_DTYPE
 from fastpath.wire.record cimport (PacketRecord, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP,
                                    IPPROTO_ICMPV6, IPF_NONFIRST, CSUM_BAD, OFF_NONE, ERR_NONE,
                                    ERR_BAD_OPTION)
-from fastpath.flow.key cimport (FlowKey, key_from_packet, key_hash, key_eq, key_proto,
-                                addr_is_v4mapped)
+from fastpath.flow.key cimport FlowKey, key_from_packet, key_hash, key_eq, key_proto
 from fastpath.flow.conntrack cimport *
 from fastpath.flow.zeek cimport (ZeekConn, ZeekCfg, zk_open, zk_is_reuse, zk_packet, zk_conn_state,
                                  zk_size, zk_update_deadline, ZC_OPEN, ZC_ORIG_IS_B, ZC_FLIPPED,
@@ -46,6 +45,7 @@ from fastpath.flow.zeek import CONN_STATE_NAMES
 cdef enum:
     OWN_ORIG_IS_B = 0x01        # conntrack's originator is the key's endpoint b
     OWN_CT_ALIVE = 0x02         # the conntrack part holds a live connection
+    OWN_V6 = 0x04               # the key's addresses are IPv6 (part of the identity)
     MAX_CAPACITY = 0xFFFFFE     # 24 bits of pool position in an index slot
     QUEUE_CAP = 8192            # finished records buffered in C between drains
     SAMPLE = 8                  # eviction candidates examined
@@ -329,20 +329,26 @@ cdef class FlowTable:
 
     # ------------------------------------------------------------ index
 
-    cdef inline int64_t _find(self, const FlowKey* k, uint64_t h) noexcept nogil:
+    cdef inline int64_t _find(self, const FlowKey* k, uint64_t h, bint v6) noexcept nogil:
         cdef uint64_t i = h & self.index_mask
         cdef uint32_t tag = <uint32_t>(h >> 56), v
+        cdef const FlowCore* c
         while True:
             v = self.index[i]
             if v == 0:
                 return -1
-            if (v >> 24) == tag and key_eq(&self.core[(v & 0xFFFFFF) - 1].key, k):
-                return (v & 0xFFFFFF) - 1
+            if (v >> 24) == tag:
+                c = &self.core[(v & 0xFFFFFF) - 1]
+                if key_eq(&c.key, k) and ((c.tcp.owner & OWN_V6) != 0) == v6:
+                    return (v & 0xFFFFFF) - 1
             i = (i + 1) & self.index_mask
+
+    cdef inline uint64_t _hash_of(self, uint32_t idx) noexcept nogil:
+        return key_hash(&self.core[idx].key, self.seed, (self.core[idx].tcp.owner & OWN_V6) != 0)
 
     cdef inline uint64_t _slot_of(self, uint32_t idx) noexcept nogil:
         # Where the index points at pool entry ``idx`` (it must be there).
-        cdef uint64_t h = key_hash(&self.core[idx].key, self.seed)
+        cdef uint64_t h = self._hash_of(idx)
         cdef uint64_t i = h & self.index_mask
         while (self.index[i] & 0xFFFFFF) != idx + 1:
             i = (i + 1) & self.index_mask
@@ -358,7 +364,7 @@ cdef class FlowTable:
             v = self.index[j]
             if v == 0:
                 break
-            home = key_hash(&self.core[(v & 0xFFFFFF) - 1].key, self.seed) & m
+            home = self._hash_of((v & 0xFFFFFF) - 1) & m
             if ((j - home) & m) >= ((j - i) & m):
                 self.index[i] = v
                 i = j
@@ -407,7 +413,7 @@ cdef class FlowTable:
         o.vlan = (c.key.meta >> 12) & 0xFFF
         o.inner_vlan = c.key.meta & 0xFFF
         o.proto = proto
-        o.ip_version = 4 if addr_is_v4mapped(c.key.addr[0]) else 6
+        o.ip_version = 6 if c.tcp.owner & OWN_V6 else 4
         o.orig_pkts = z.e[0].pkts
         o.resp_pkts = z.e[1].pkts
         o.orig_ip_bytes = z.e[0].ip_bytes
@@ -487,7 +493,7 @@ cdef class FlowTable:
         self.n_evictions += 1
         return True
 
-    cdef int64_t _insert(self, const FlowKey* k, uint64_t h, int64_t t) noexcept nogil:
+    cdef int64_t _insert(self, const FlowKey* k, uint64_t h, int64_t t, bint v6) noexcept nogil:
         cdef uint64_t i
         cdef uint32_t idx
         if self.count >= self.cap:
@@ -501,6 +507,8 @@ cdef class FlowTable:
         self.index[i] = (<uint32_t>(h >> 56) << 24) | (idx + 1)
         memset(&self.core[idx], 0, sizeof(FlowCore))
         memcpy(&self.core[idx].key, k, sizeof(FlowKey))
+        if v6:
+            self.core[idx].tcp.owner = OWN_V6
         if self.ext != NULL:
             self.ext[idx].cflags = 0
         self.n_inserts += 1
@@ -525,7 +533,7 @@ cdef class FlowTable:
         cdef uint8_t proto = r.ip_proto, v = V_ACCEPT, reason = R_NONE, action = ACT_NONE
         cdef uint8_t to = TO_KEEP, ns
         cdef int d
-        cdef bint track_ct
+        cdef bint track_ct, v6
         cdef FlowCore* c
         cdef ZeekConn* z
         cdef TcpConn fresh
@@ -557,9 +565,10 @@ cdef class FlowTable:
         if not key_from_packet(r, &k, self.use_vlan, &swapped):
             why[0] = R_NON_IP
             return V_UNTRACKED
-        h = key_hash(&k, self.seed)
+        v6 = r.ip_version == 6
+        h = key_hash(&k, self.seed, v6)
         self.n_lookups += 1
-        idx = self._find(&k, h)
+        idx = self._find(&k, h, v6)
         if idx >= 0:
             self.n_hits += 1
             if self._age(<uint32_t>idx, t):
@@ -599,21 +608,22 @@ cdef class FlowTable:
                 if ns == CT_INVALID:
                     v = V_INVALID
                     if self.ext == NULL:
+                        why[0] = reason
                         return v           # nothing to keep without records
                     if idx < 0:
-                        idx = self._insert(&k, h, t)
+                        idx = self._insert(&k, h, t, v6)
                         if idx < 0:
                             why[0] = R_TABLE_FULL
                             return V_UNTRACKED
                 else:
                     if idx < 0:
-                        idx = self._insert(&k, h, t)
+                        idx = self._insert(&k, h, t, v6)
                         if idx < 0:
                             why[0] = R_TABLE_FULL
                             return V_UNTRACKED
                     c = &self.core[idx]
+                    fresh.owner = (c.tcp.owner & OWN_V6) | OWN_CT_ALIVE | (OWN_ORIG_IS_B if swapped else 0)
                     memcpy(&c.tcp, &fresh, sizeof(TcpConn))
-                    c.tcp.owner = OWN_CT_ALIVE | (OWN_ORIG_IS_B if swapped else 0)
                     v = ct_tcp_packet(&c.tcp, DIR_ORIGINAL, r, &reason, &action, &to)
                     if v == V_ACCEPT:
                         v = V_NEW
@@ -622,14 +632,14 @@ cdef class FlowTable:
                 if not track_ct and self.ext == NULL:
                     why[0] = reason
                     return v
-                idx = self._insert(&k, h, t)
+                idx = self._insert(&k, h, t, v6)
                 if idx < 0:
                     why[0] = R_TABLE_FULL
                     return V_UNTRACKED
             c = &self.core[idx]
             if track_ct and proto != IPPROTO_TCP:
                 if not (c.tcp.owner & OWN_CT_ALIVE):
-                    c.tcp.owner = OWN_CT_ALIVE | (OWN_ORIG_IS_B if swapped else 0)
+                    c.tcp.owner = (c.tcp.owner & OWN_V6) | OWN_CT_ALIVE | (OWN_ORIG_IS_B if swapped else 0)
                     c.tcp.status = 0
                     v = V_NEW
                 d = swapped ^ ((c.tcp.owner & OWN_ORIG_IS_B) != 0)
@@ -688,16 +698,22 @@ cdef class FlowTable:
         self.n_packets += n
         return n
 
-    cdef Py_ssize_t _sweep(self, Py_ssize_t budget, int64_t t) noexcept nogil:
-        # Look at ``budget`` pool entries from where the last sweep stopped.
-        cdef Py_ssize_t done = 0
-        while done < budget and self.count > 0 and self.qlen + 2 <= QUEUE_CAP:
+    cdef Py_ssize_t _sweep(self, Py_ssize_t budget, int64_t t, bint* full) noexcept nogil:
+        # Look at pool entries from where the last sweep stopped until ``budget`` of them were
+        # found alive; the expired ones found on the way are finished (their work is owed
+        # anyway). Stops early when the record queue needs draining (``full``).
+        cdef Py_ssize_t kept = 0
+        full[0] = False
+        while kept < budget and self.count > 0:
+            if self.qlen + 2 > QUEUE_CAP:
+                full[0] = True
+                break
             if self.sweep_pos >= self.count:
                 self.sweep_pos = 0
             if not self._age(self.sweep_pos, t):
                 self.sweep_pos += 1
-            done += 1
-        return done
+                kept += 1
+        return kept
 
     cdef object _drain(self, list out):
         cdef object arr
@@ -732,6 +748,7 @@ cdef class FlowTable:
         cdef uint8_t* vp = NULL
         cdef uint8_t* rp = NULL
         cdef Py_ssize_t n, done = 0, k, budget
+        cdef bint full = False
         cdef list out = []
         if not isinstance(packets, np.ndarray) or packets.dtype != PACKET_DTYPE:
             raise ConfigError("track() takes a numpy array of PACKET_DTYPE records (from "
@@ -761,14 +778,15 @@ cdef class FlowTable:
             done += k
             if done < n:
                 self._drain(out)
-        # Keep the pool clean: a short sweep proportional to the batch.
-        budget = n // 4 + 64
-        while budget > 0:
+        # Keep the pool clean: a short round-robin sweep, proportional to the batch and to the
+        # pool (a full pass at least every 32 batches, however fast flows are created).
+        budget = n // 4 + self.count // 32 + 64
+        while True:
             with nogil:
-                k = self._sweep(budget, self.now)
+                k = self._sweep(budget, self.now, &full)
             budget -= k
             self._drain(out)
-            if k == 0:
+            if not full or budget <= 0:
                 break
         return self._result(out)
 
@@ -850,7 +868,7 @@ cdef class FlowTable:
             r.vlan[i] = tag
         if not key_from_packet(&r, &k, self.use_vlan, &swapped):
             return None
-        idx = self._find(&k, key_hash(&k, self.seed))
+        idx = self._find(&k, key_hash(&k, self.seed, s.version == 6), s.version == 6)
         if idx < 0:
             return None
         c = &self.core[idx]
