@@ -658,7 +658,7 @@ cdef class FlowTable:
             return v
         c = &self.core[idx]
         if v == V_ACCEPT or v == V_NEW or v == V_IGNORE:
-            self._set_timer(c, t, to)
+            self._set_timer(c, self.now, to)   # out-of-order timestamps never shorten a timer
 
         # ---- the connection record, with Zeek's boundaries
         if self.ext != NULL:

@@ -502,7 +502,8 @@ cdef void zk_tcp(ZeekConn* z, int side, const PacketRecord* r, int64_t ts,
         scaled_hist(z, zdir, CNT_ZERO_WINDOW, 87)      # 'W'
 
     if not ((z.e[0].eflags & ZE_DID_CLOSE) and (z.e[1].eflags & ZE_DID_CLOSE)):
-        z.last_ts = ts
+        if ts > z.last_ts:
+            z.last_ts = ts         # never backwards (captures may have out-of-order timestamps)
 
     if f & TH_FIN:
         e.eflags |= ZE_FIN
@@ -585,7 +586,8 @@ cdef void zk_udp(ZeekConn* z, int side, const PacketRecord* r, int64_t ts) noexc
     if r.csum_l4 == CSUM_BAD:
         scaled_hist(z, zdir, CNT_CHECKSUM, 67)
         return
-    z.last_ts = ts
+    if ts > z.last_ts:
+        z.last_ts = ts         # never backwards (captures may have out-of-order timestamps)
     if zdir == 0:
         if not (z.hist_seen & HM_UDP_ORIG_DATA):
             z.hist_seen |= HM_UDP_ORIG_DATA
@@ -603,7 +605,8 @@ cdef void zk_other(ZeekConn* z, int side, const PacketRecord* r, int64_t ts) noe
     cdef ZeekEnd* e = &z.e[zdir]
     if r.csum_l4 == CSUM_BAD:
         return
-    z.last_ts = ts
+    if ts > z.last_ts:
+        z.last_ts = ts         # never backwards (captures may have out-of-order timestamps)
     e.pkts += 1
     e.ip_bytes += ip_total_len(r)
     if z.proto_class == PC_ICMP:
