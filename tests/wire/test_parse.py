@@ -211,21 +211,54 @@ def test_echo_identifier_lands_in_sport():
 
 
 @pytest.mark.parametrize("cut", [0, 5, 13, 14, 20, 33, 34, 40, 53, 60, 73])
-def test_truncation_at_every_layer_is_recorded(cut):
-    r = parse_packet(TCP_SYN_FRAME[:cut], verify_checksums=True)
+def test_snaplen_truncation_at_every_layer_is_recorded(cut):
+    r = parse_packet(TCP_SYN_FRAME[:cut], verify_checksums=True, wirelen=len(TCP_SYN_FRAME))
     assert r["error"] == R.ERR_TRUNCATED
-    assert r["caplen"] == cut
+    assert (r["caplen"], r["wirelen"]) == (cut, len(TCP_SYN_FRAME))
 
 
-def test_truncated_payload_is_not_an_error_but_checksum_is_unverified():
-    r = parse_packet(TCP_SYN_FRAME[:-2], verify_checksums=True)
-    assert r["error"] == R.ERR_NONE and r["payload_len"] == 5
+def test_truncated_ipv4_header_keeps_the_fields_that_were_captured():
+    r = parse_packet(TCP_SYN_FRAME[:14 + 16], wirelen=len(TCP_SYN_FRAME))
+    assert r["ip_version"] == 4 and r["ip_proto"] == 6 and r["ip4_src"] == ip4("10.0.0.1")
+    assert r["ip4_dst"] == 0 and r["l4_off"] == R.OFF_NONE
+
+
+def test_snaplen_cut_payload_is_not_an_error_but_checksum_is_unverified():
+    r = parse_packet(TCP_SYN_FRAME[:-2], verify_checksums=True, wirelen=len(TCP_SYN_FRAME))
+    assert r["error"] == R.ERR_NONE and r["payload_len"] == 5 and r["l4_avail"] == 43
     assert r["csum_l4"] == R.CSUM_UNVERIFIED
+
+
+def test_frame_shorter_than_its_ip_length_is_checked_over_what_it_has():
+    # Not cut by a snapshot length: the packet itself is short. Like tshark, the IP length is
+    # bounded by the frame, and the checksum over the bytes that exist comes out bad.
+    r = parse_packet(TCP_SYN_FRAME[:-2], verify_checksums=True)
+    assert r["error"] == R.ERR_NONE and r["payload_len"] == 3
+    assert r["csum_l4"] == R.CSUM_BAD
+    r = parse_packet(TCP_SYN_FRAME[:60])    # the TCP options run past the packet's end
+    assert r["error"] == R.ERR_BAD_LENGTH
+
+
+def test_bogus_ipv4_header_length_yields_no_ip_fields():
+    f = bytearray(TCP_SYN_FRAME)
+    f[14] = 0x43
+    r = parse_packet(bytes(f))
+    assert r["error"] == R.ERR_BAD_LENGTH and r["ip_version"] == 0 and r["ip4_src"] == 0
+
+
+def test_version_6_behind_ipv4_ethertype_is_parsed_as_ipv6():
+    ip6 = build.udp_packet("2001:db8::1", "2001:db8::2", 1, 2, b"x")
+    f = bytes.fromhex("020000000002020000000001" "0800") + ip6
+    r = parse_packet(f)
+    assert r["l3_type"] == 0x0800 and r["ip_version"] == 6 and r["dport"] == 2
 
 
 def test_bad_header_lengths():
     f = bytearray(TCP_SYN_FRAME)
     f[14] = 0x44                                        # IHL 4
+    assert parse_packet(bytes(f))["error"] == R.ERR_BAD_LENGTH
+    f = bytearray(TCP_SYN_FRAME)
+    f[16:18] = (19).to_bytes(2, "big")                  # total length below the header
     assert parse_packet(bytes(f))["error"] == R.ERR_BAD_LENGTH
     f = bytearray(TCP_SYN_FRAME)
     f[34 + 12] = 0x40                                   # TCP data offset 4

@@ -19,6 +19,7 @@ cpdef enum:
     ICMPV6_ECHO_REPLY = 129
     ICMPV6_NEIGHBOR_SOLICIT = 135
     ICMPV6_NEIGHBOR_ADVERT = 136
+    ICMPV6_REDIRECT = 137
 
 ctypedef struct icmp_repr_t:
     uint8_t type

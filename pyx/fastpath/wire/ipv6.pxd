@@ -1,7 +1,7 @@
 # IPv6 (RFC 8200) fixed header and the extension-header walk.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from fastpath.includes.byteorder cimport load_be16, load_be32
-from fastpath.wire.record cimport (ERR_TRUNCATED, ERR_BAD_LENGTH, ERR_EXT_CHAIN, MAX_EXT_HEADERS,
+from fastpath.wire.record cimport (ERR_TRUNCATED, ERR_BAD_LENGTH, ERR_EXT_CHAIN, ERR_BAD_OPTION, MAX_EXT_HEADERS,
                                    IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_FRAGMENT, IPPROTO_AH,
                                    IPPROTO_DSTOPTS, IPF_FRAGMENT, IPF_MF, IPF_NONFIRST, IPF_OPTIONS,
                                    IPF_ROUTING, IPF_HOME_ADDR, IPF_JUMBO)
@@ -41,9 +41,10 @@ cdef Py_ssize_t ipv6_emit(uint8_t* p, Py_ssize_t cap, const ipv6_repr_t* r,
                           uint32_t payload_len) noexcept nogil
 
 
-cdef inline void ipv6_scan_options(const uint8_t* o, Py_ssize_t n, ipv6_ext_t* ext) noexcept nogil:
+cdef inline bint ipv6_scan_options(const uint8_t* o, Py_ssize_t n, ipv6_ext_t* ext) noexcept nogil:
     # TLV options of a hop-by-hop or destination-options header (RFC 8200 4.2). Only two
     # matter to a parser: Jumbo Payload (0xC2, RFC 2675) and Home Address (0xC9, RFC 6275 6.3).
+    # Returns False when an option runs past the header (a malformed header).
     cdef Py_ssize_t i = 0
     cdef uint8_t t, l
     while i < n:
@@ -52,10 +53,10 @@ cdef inline void ipv6_scan_options(const uint8_t* o, Py_ssize_t n, ipv6_ext_t* e
             i += 1
             continue
         if i + 2 > n:
-            return
+            return False
         l = o[i + 1]
         if i + 2 + l > n:
-            return
+            return False
         if t == 0xC2 and l == 4:
             ext.jumbo_len = load_be32(o + i + 2)
             ext.flags |= IPF_JUMBO
@@ -63,6 +64,7 @@ cdef inline void ipv6_scan_options(const uint8_t* o, Py_ssize_t n, ipv6_ext_t* e
             ext.home_addr = o + i + 2
             ext.flags |= IPF_HOME_ADDR
         i += 2 + l
+    return True
 
 
 cdef inline void ipv6_routing_final(const uint8_t* h, Py_ssize_t hlen, ipv6_ext_t* ext) noexcept nogil:
@@ -86,8 +88,9 @@ cdef inline void ipv6_routing_final(const uint8_t* h, Py_ssize_t hlen, ipv6_ext_
 cdef inline int ipv6_walk(const uint8_t* p, Py_ssize_t n, ipv6_ext_t* ext) noexcept nogil:
     # Walk the extension-header chain after the fixed header (RFC 8200 4.1); p points at the IPv6
     # header, n bytes captured. ESP (50) and No Next Header (59) end the walk like an upper
-    # layer. Returns 0, or -ERR_TRUNCATED / -ERR_EXT_CHAIN, with ext filled so far: upper_off
-    # and upper_proto then name the header that could not be walked.
+    # layer. Returns 0, or -ERR_TRUNCATED / -ERR_EXT_CHAIN / -ERR_BAD_OPTION (an option runs
+    # past its header), with ext filled so far: upper_off and upper_proto then name the header
+    # that could not be walked.
     cdef uint8_t nh = p[IPV6_NEXT_HEADER]
     cdef Py_ssize_t off = IPV6_HEADER_LEN, hlen
     cdef uint16_t fo
@@ -113,7 +116,9 @@ cdef inline int ipv6_walk(const uint8_t* p, Py_ssize_t n, ipv6_ext_t* ext) noexc
             fo = load_be16(p + off + 2)
             ext.frag_off = fo >> 3
             ext.frag_ident = load_be32(p + off + 4)
-            ext.flags |= IPF_FRAGMENT
+            # An atomic fragment (offset 0, M clear; RFC 6946) is a whole packet.
+            if fo & 0xfff9:
+                ext.flags |= IPF_FRAGMENT
             if fo & 1:
                 ext.flags |= IPF_MF
             hlen = 8
@@ -131,7 +136,8 @@ cdef inline int ipv6_walk(const uint8_t* p, Py_ssize_t n, ipv6_ext_t* ext) noexc
         if off + hlen > n:
             return -ERR_TRUNCATED
         if nh == IPPROTO_HOPOPTS or nh == IPPROTO_DSTOPTS:
-            ipv6_scan_options(p + off + 2, hlen - 2, ext)
+            if not ipv6_scan_options(p + off + 2, hlen - 2, ext):
+                return -ERR_BAD_OPTION
         elif nh == IPPROTO_ROUTING:
             ipv6_routing_final(p + off, hlen, ext)
         nh = p[off]

@@ -19,7 +19,7 @@ from fastpath.wire.checksum cimport csum_partial, csum_ok, pseudo_header_v4, pse
 from fastpath.wire.record cimport *
 from fastpath.wire.ipv6 cimport ipv6_ext_t, ipv6_walk
 from fastpath.wire.tcp cimport tcp_repr_t, tcp_parse_options
-from fastpath.wire.icmp cimport icmp_is_error, icmpv6_is_error
+from fastpath.wire.icmp cimport icmp_is_error, icmpv6_is_error, ICMPV6_REDIRECT
 
 from fastpath.wire.record import PACKET_DTYPE, FRAME_DTYPE
 
@@ -28,8 +28,11 @@ cnp.import_array()
 cdef enum:
     UDP_PORT_VXLAN = 4789
     UDP_PORT_TEREDO = 3544
-    GRE_PROTO_ERSPAN2 = 0x88be
+    UDP_PORT_GENEVE = 6081
+    UDP_PORT_MPLS = 6635
+    GRE_PROTO_ERSPAN2 = 0x88be    # type I without a sequence number, type II with one
     GRE_PROTO_ERSPAN3 = 0x22eb
+    GRE_PROTO_WCCP = 0x883e
 
 # A record with every "absent" value in place: copied over each row before parsing.
 cdef PacketRecord BLANK
@@ -55,26 +58,118 @@ cdef inline bint is_tag_type(uint16_t t) noexcept nogil:
 
 # ---------------------------------------------------------------- link layer
 
-cdef inline Py_ssize_t vlan_chain(const uint8_t* p, Py_ssize_t n, uint16_t t, Py_ssize_t off,
+cdef inline uint16_t ppp_to_ethertype(uint16_t proto) noexcept nogil:
+    # PPP protocol numbers (RFC 1332 IPCP's 0x0021, RFC 5072's 0x0057).
+    if proto == 0x0021:
+        return ETH_P_IPV4
+    if proto == 0x0057:
+        return ETH_P_IPV6
+    return 0
+
+
+cdef inline Py_ssize_t mpls_stack(const uint8_t* p, Py_ssize_t n, Py_ssize_t off,
                                   PacketRecord* r) noexcept nogil:
-    # t is a type field just read; off is where the data after it begins. Each 802.1Q/802.1ad
-    # tag is a TCI followed by the next type. Returns the network-layer offset with r.l3_type
-    # set, or -1 (r.error set when it is an error).
-    while is_tag_type(t):
-        if r.vlan_count == MAX_VLAN:
+    # RFC 3032: 4-byte entries until the bottom-of-stack bit. The payload type is not
+    # signalled; the first nibble decides (4 or 6), as tshark does for IP. Returns the payload
+    # offset when it is IP, else -1 (r.error set for a truncated or overlong stack).
+    cdef int labels = 0
+    cdef uint32_t label
+    while True:
+        if labels == MAX_MPLS_LABELS:
             set_error(r, ERR_TOO_MANY_TAGS)
             return -1
         if off + 4 > n:
             set_error(r, ERR_TRUNCATED)
             return -1
-        r.vlan[r.vlan_count] = load_be16(p + off) & 0x0fff
-        r.vlan_count += 1
-        t = load_be16(p + off + 2)
+        labels += 1
+        label = load_be32(p + off) >> 12
         off += 4
+        if p[off - 2] & 0x01:
+            break
+    if label == 13 or label == 14:
+        return -1               # GAL / OAM alert (RFC 5586, RFC 3429): not a data packet
+    if off + 1 > n:
+        set_error(r, ERR_TRUNCATED)
+        return -1
+    if (p[off] >> 4) == 4 or (p[off] >> 4) == 6:
+        return off
+    return -1
+
+
+cdef inline void set_inner(PacketRecord* r, uint8_t kind, Py_ssize_t off,
+                           Py_ssize_t avail_end) noexcept nogil:
+    if off < avail_end:
+        r.inner_kind = kind
+        r.inner_off = <uint16_t>off
+
+
+cdef inline Py_ssize_t ethertype_chain(const uint8_t* p, Py_ssize_t n, uint16_t t, Py_ssize_t off,
+                                       PacketRecord* r) noexcept nogil:
+    # t is a type field just read; off is where the data after it begins. Walks what can sit
+    # between the link header and the network layer -- 802.1Q/802.1ad tags (TCI + next type),
+    # an 802.3 length with LLC/SNAP, an MPLS label stack, a PPPoE session header -- and returns
+    # the network-layer offset with r.l3_type set, or -1 (r.error set when it is an error).
+    cdef Py_ssize_t tag_len
+    while True:
+        if is_tag_type(t):
+            if r.vlan_count == MAX_VLAN:
+                set_error(r, ERR_TOO_MANY_TAGS)
+                return -1
+            if off + 4 > n:
+                set_error(r, ERR_TRUNCATED)
+                return -1
+            r.vlan[r.vlan_count] = load_be16(p + off) & 0x0fff
+            if t != ETH_P_VLAN:
+                r.vlan_stag |= <uint8_t>(1 << r.vlan_count)
+            r.vlan_count += 1
+            t = load_be16(p + off + 2)
+            off += 4
+        elif t == ETH_P_CISCO_MD:
+            # Cisco MetaData: version, length, option type, SGT, then the ethertype (8 bytes).
+            if off + 8 > n:
+                set_error(r, ERR_TRUNCATED)
+                return -1
+            t = load_be16(p + off + 6)
+            off += 8
+        elif t == ETH_P_ARISTA:
+            # Arista vendor header: subtype, version, then (timestamp subtype) a 64-bit
+            # (version low byte 0x10) or 48-bit (0x20) TAI timestamp, then the ethertype.
+            if off + 4 > n:
+                set_error(r, ERR_TRUNCATED)
+                return -1
+            if load_be16(p + off) != 1:
+                return -1
+            if p[off + 3] == 0x10:
+                tag_len = 12
+            elif p[off + 3] == 0x20:
+                tag_len = 10
+            else:
+                return -1
+            if off + tag_len + 2 > n:
+                set_error(r, ERR_TRUNCATED)
+                return -1
+            t = load_be16(p + off + tag_len)
+            off += tag_len + 2
+        elif t == ETH_P_MACSEC:
+            # IEEE 802.1AE SecTAG: TCI/AN, short length, packet number, optional SCI. Only
+            # integrity-protected frames (E and C clear) carry readable user data, starting
+            # with its ethertype.
+            if off + 6 > n:
+                set_error(r, ERR_TRUNCATED)
+                return -1
+            if p[off] & 0x0c:
+                return -1
+            tag_len = 14 if p[off] & 0x20 else 6
+            if off + tag_len + 2 > n:
+                set_error(r, ERR_TRUNCATED)
+                return -1
+            t = load_be16(p + off + tag_len)
+            off += tag_len + 2
+        else:
+            break
     if t <= 1500:
         # An 802.3 length field: LLC follows. Only SNAP (AA AA 03, OUI, type) carries an
-        # ethertype; other LLC payloads (STP, CDP's SNAP with OUI 0x00000c is still SNAP) have
-        # no network layer the parser knows.
+        # ethertype; other LLC payloads (STP, ...) have no network layer the parser knows.
         if off + 3 > n:
             set_error(r, ERR_TRUNCATED)
             return -1
@@ -86,8 +181,54 @@ cdef inline Py_ssize_t vlan_chain(const uint8_t* p, Py_ssize_t n, uint16_t t, Py
             off += 8
         else:
             return -1
+    if t == ETH_P_MPLS_UC or t == ETH_P_MPLS_MC:
+        off = mpls_stack(p, n, off, r)
+        if off < 0:
+            return -1
+        t = ETH_P_IPV4 if (p[off] >> 4) == 4 else ETH_P_IPV6
+    elif t == ETH_P_PPPOE_SESSION:
+        # RFC 2516: version/type, code, session id, length, then the PPP protocol field.
+        if off + 8 > n:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        t = ppp_to_ethertype(load_be16(p + off + 6))
+        off += 8
+        if t == 0:
+            return -1
     r.l3_type = t
     return off
+
+
+cdef inline Py_ssize_t nflog_payload(const uint8_t* p, Py_ssize_t n, PacketRecord* r) noexcept nogil:
+    # NFLOG: family, version, resource id, then TLVs whose length (including the 4-byte TLV
+    # header) and type are in the capturing host's byte order, padded to 4 bytes. The packet
+    # is the NFULA_PAYLOAD (type 9) value.
+    cdef Py_ssize_t off = 4, tlen
+    cdef uint16_t ttype
+    cdef bint big = False
+    if n < 4:
+        set_error(r, ERR_TRUNCATED)
+        return -1
+    if p[0] == 2:
+        r.l3_type = ETH_P_IPV4
+    elif p[0] == 10:
+        r.l3_type = ETH_P_IPV6
+    else:
+        return -1
+    # Guess the byte order from the first TLV: a length below 4 cannot be right.
+    if off + 4 <= n and (p[off] | (p[off + 1] << 8)) < 4 and ((p[off] << 8) | p[off + 1]) >= 4:
+        big = True
+    while off + 4 <= n:
+        tlen = ((p[off] << 8) | p[off + 1]) if big else (p[off] | (p[off + 1] << 8))
+        ttype = ((p[off + 2] << 8) | p[off + 3]) if big else (p[off + 2] | (p[off + 3] << 8))
+        if tlen < 4 or off + tlen > n:
+            set_error(r, ERR_BAD_LENGTH)
+            return -1
+        if (ttype & 0x7fff) == 9:
+            return off + 4
+        off += (tlen + 3) & ~3
+    r.l3_type = 0
+    return -1
 
 
 cdef inline uint16_t family_to_ethertype(uint32_t fam) noexcept nogil:
@@ -104,6 +245,7 @@ cdef inline Py_ssize_t parse_link(const uint8_t* p, Py_ssize_t n, uint16_t linkt
                                   PacketRecord* r) noexcept nogil:
     cdef uint16_t t
     cdef uint32_t fam
+    cdef Py_ssize_t off
     if linktype == LINKTYPE_ETHERNET:
         if n < 14:
             set_error(r, ERR_TRUNCATED)
@@ -112,7 +254,7 @@ cdef inline Py_ssize_t parse_link(const uint8_t* p, Py_ssize_t n, uint16_t linkt
         r.eth_type = t
         if t <= 1500:
             r.eth_type = 0          # tshark has no eth.type for 802.3 frames
-        return vlan_chain(p, n, t, 14, r)
+        return ethertype_chain(p, n, t, 14, r)
     if linktype == LINKTYPE_LINUX_SLL:
         if n < 16:
             set_error(r, ERR_TRUNCATED)
@@ -120,7 +262,7 @@ cdef inline Py_ssize_t parse_link(const uint8_t* p, Py_ssize_t n, uint16_t linkt
         t = load_be16(p + 14)
         if t == 0x0001 or t == 0x0004 or t == 0x0003:
             return -1               # Novell 802.3, 802.2 LLC, or "all protocols": no ethertype
-        return vlan_chain(p, n, t, 16, r)
+        return ethertype_chain(p, n, t, 16, r)
     if linktype == LINKTYPE_LINUX_SLL2:
         if n < 20:
             set_error(r, ERR_TRUNCATED)
@@ -128,7 +270,7 @@ cdef inline Py_ssize_t parse_link(const uint8_t* p, Py_ssize_t n, uint16_t linkt
         t = load_be16(p)
         if t == 0x0001 or t == 0x0004 or t == 0x0003:
             return -1
-        return vlan_chain(p, n, t, 20, r)
+        return ethertype_chain(p, n, t, 20, r)
     if linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
         if n < 4:
             set_error(r, ERR_TRUNCATED)
@@ -146,7 +288,10 @@ cdef inline Py_ssize_t parse_link(const uint8_t* p, Py_ssize_t n, uint16_t linkt
             return -1
         r.l3_type = t
         return 4
-    if linktype == LINKTYPE_RAW or linktype == LINKTYPE_RAW_DLT12 or linktype == LINKTYPE_RAW_DLT14:
+    if (linktype == LINKTYPE_RAW or linktype == LINKTYPE_RAW_DLT12 or
+            linktype == LINKTYPE_RAW_DLT14 or linktype == LINKTYPE_IPV4):
+        # The version nibble decides. LINKTYPE_IPV4 too: an IPv4 header parser that meets
+        # version 6 hands the packet to IPv6 (as tshark does); the converse is a bad version.
         if n < 1:
             set_error(r, ERR_TRUNCATED)
             return -1
@@ -158,9 +303,33 @@ cdef inline Py_ssize_t parse_link(const uint8_t* p, Py_ssize_t n, uint16_t linkt
             set_error(r, ERR_BAD_VERSION)
             return -1
         return 0
-    if linktype == LINKTYPE_IPV4:
-        r.l3_type = ETH_P_IPV4
-        return 0
+    if linktype == LINKTYPE_PPP or linktype == LINKTYPE_PPP_HDLC:
+        # Optional HDLC address/control (FF 03); the protocol field may be compressed to one
+        # byte (RFC 1661 6.5: odd first byte).
+        off = 2 if n >= 2 and p[0] == 0xff and p[1] == 0x03 else 0
+        if off + 1 > n:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        if p[off] & 1:
+            t = ppp_to_ethertype(p[off])
+            off += 1
+        else:
+            if off + 2 > n:
+                set_error(r, ERR_TRUNCATED)
+                return -1
+            t = ppp_to_ethertype(load_be16(p + off))
+            off += 2
+        if t == 0:
+            return -1
+        r.l3_type = t
+        return off
+    if linktype == LINKTYPE_C_HDLC:
+        if n < 4:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        return ethertype_chain(p, n, load_be16(p + 2), 4, r)
+    if linktype == LINKTYPE_NFLOG:
+        return nflog_payload(p, n, r)
     if linktype == LINKTYPE_IPV6:
         r.l3_type = ETH_P_IPV6
         return 0
@@ -195,10 +364,15 @@ cdef inline void parse_tcp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end
     r.tcp_flags = load_be16(h + 12) & 0x0fff
     r.tcp_window = load_be16(h + 14)
     doff = (h[12] >> 4) * 4
-    if doff < 20 or doff > seg_len:
+    if doff < 20 or (doff > seg_len and can_verify):
         set_error(r, ERR_BAD_LENGTH)
         return
     optlen = doff - 20
+    if doff > seg_len:
+        # A first fragment may end inside the TCP header: the rest is in the next fragment.
+        set_error(r, ERR_TRUNCATED)
+        if optlen > seg_len - 20:
+            optlen = seg_len - 20
     if optlen > avail - 20:
         optlen = avail - 20
         set_error(r, ERR_TRUNCATED)
@@ -222,7 +396,7 @@ cdef inline void parse_tcp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end
         if t.options & OPT_MALFORMED:
             set_error(r, ERR_BAD_OPTION)
     r.payload_off = <uint16_t>(l4 + doff)
-    r.payload_len = <uint32_t>(seg_len - doff)
+    r.payload_len = <uint32_t>(seg_len - doff) if seg_len > doff else 0
     if not verify:
         r.csum_l4 = CSUM_UNVERIFIED
     elif can_verify and avail >= seg_len:
@@ -246,28 +420,67 @@ cdef inline void parse_udp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end
         return
     ulen = load_be16(h + 4)
     csum = load_be16(h + 6)
-    if ulen == 0 and ipv6 and seg_len > 0xffff:
-        ulen = seg_len              # UDP in a jumbogram carries length 0 (RFC 2675 4)
-    if ulen < 8 or ulen > seg_len:
-        set_error(r, ERR_BAD_LENGTH)
-        r.csum_l4 = CSUM_UNVERIFIED if csum != 0 or ipv6 else CSUM_NONE
+    if ulen == 0 and ipv6:
+        # Length 0 over IPv6 is how a jumbogram's UDP says "the rest of the payload" (RFC
+        # 2675 4); tshark reads any zero length over IPv6 that way.
+        ulen = seg_len
+    if ulen < 8:
+        set_error(r, ERR_BAD_LENGTH)    # the length includes the header: nothing is trusted
         return
     r.payload_off = <uint16_t>(l4 + 8)
-    r.payload_len = <uint32_t>(ulen - 8)
-    if csum == 0 and not ipv6:
-        r.csum_l4 = CSUM_NONE       # RFC 768: zero means the sender computed none
+    if ulen > seg_len:
+        # Past the end of the IP payload: bogus in a whole packet; expected in a fragment.
+        if can_verify:
+            set_error(r, ERR_BAD_LENGTH)
+        r.payload_len = <uint32_t>(seg_len - 8) if seg_len > 8 and can_verify else <uint32_t>(ulen - 8)
+    else:
+        r.payload_len = <uint32_t>(ulen - 8)
+    if csum == 0:
+        # RFC 768: zero means the sender computed none -- which IPv6 does not allow.
+        r.csum_l4 = CSUM_ILLEGAL if ipv6 else CSUM_NONE
     elif not verify:
         r.csum_l4 = CSUM_UNVERIFIED
-    elif can_verify and avail >= ulen:
+    elif can_verify and avail >= seg_len and avail >= ulen:
+        # Verified only when the whole IP payload was captured, as tshark does.
         r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(h, <size_t>ulen, pseudo)) else CSUM_BAD
     else:
         r.csum_l4 = CSUM_UNVERIFIED
-    # Tunnels recognised by port (VXLAN, RFC 7348) or by content (Teredo, RFC 4380).
-    if (r.dport == UDP_PORT_VXLAN or r.sport == UDP_PORT_VXLAN) and avail >= 16 + 14 and (h[8] & 0x08):
-        r.inner_kind = INNER_VXLAN
-        r.inner_off = <uint16_t>(l4 + 16)
+    # Tunnels recognised by port (VXLAN RFC 7348, Geneve RFC 8926, MPLS RFC 7510) or by
+    # content (Teredo, RFC 4380).
+    if r.dport == UDP_PORT_VXLAN or r.sport == UDP_PORT_VXLAN:
+        if avail >= 16 + 14 and (h[8] & 0x08):
+            set_inner(r, INNER_VXLAN, l4 + 16, avail_end)
+    elif r.dport == UDP_PORT_GENEVE or r.sport == UDP_PORT_GENEVE:
+        geneve_inner(p, l4 + 8, avail_end, r)
+    elif r.dport == UDP_PORT_MPLS or r.sport == UDP_PORT_MPLS:
+        mpls_inner(p, l4 + 8, avail_end, r)
     elif r.dport == UDP_PORT_TEREDO or r.sport == UDP_PORT_TEREDO:
         teredo_inner(p, l4 + 8, avail_end, r)
+
+
+cdef inline void geneve_inner(const uint8_t* p, Py_ssize_t off, Py_ssize_t end,
+                              PacketRecord* r) noexcept nogil:
+    # RFC 8926 3.4: version (2 bits) and option length in 4-byte words, flags, protocol type,
+    # VNI; the options follow the 8-byte header.
+    cdef Py_ssize_t hlen
+    cdef uint16_t proto
+    if off + 8 > end or (p[off] >> 6) != 0:
+        return
+    hlen = 8 + (p[off] & 0x3f) * 4
+    proto = load_be16(p + off + 2)
+    if proto == ETH_P_TEB:
+        set_inner(r, INNER_GENEVE_ETH, off + hlen, end)
+    elif proto == ETH_P_IPV4 or proto == ETH_P_IPV6:
+        set_inner(r, INNER_GENEVE_IP, off + hlen, end)
+
+
+cdef inline void mpls_inner(const uint8_t* p, Py_ssize_t off, Py_ssize_t end,
+                            PacketRecord* r) noexcept nogil:
+    cdef uint8_t saved = r.error
+    cdef Py_ssize_t ip = mpls_stack(p, end, off, r)
+    r.error = saved             # a broken inner stack is not an error of the outer packet
+    if ip >= 0:
+        set_inner(r, INNER_MPLS_IP, ip, end)
 
 
 cdef inline void teredo_inner(const uint8_t* p, Py_ssize_t off, Py_ssize_t end,
@@ -316,6 +529,8 @@ cdef inline void parse_icmp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_en
     if (icmpv6_is_error(t) if v6 else icmp_is_error(t)) and avail > 8:
         r.inner_kind = INNER_ICMP_QUOTE
         r.inner_off = <uint16_t>(l4 + 8)
+    elif v6 and t == ICMPV6_REDIRECT:
+        redirected_header(p, l4 + 40, l4 + avail, r)
     if not verify:
         r.csum_l4 = CSUM_UNVERIFIED
     elif can_verify and avail >= seg_len:
@@ -324,11 +539,27 @@ cdef inline void parse_icmp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_en
         r.csum_l4 = CSUM_UNVERIFIED
 
 
+cdef inline void redirected_header(const uint8_t* p, Py_ssize_t off, Py_ssize_t end,
+                                   PacketRecord* r) noexcept nogil:
+    # RFC 4861 4.5 / 4.6.3: after target and destination addresses come options (type, length
+    # in 8-byte units); the Redirected Header option (type 4) quotes the packet after 6 bytes
+    # of padding.
+    cdef Py_ssize_t olen
+    while off + 2 <= end:
+        olen = p[off + 1] * 8
+        if olen == 0 or off + olen > end:
+            return
+        if p[off] == 4 and olen > 8:
+            set_inner(r, INNER_ICMP_QUOTE, off + 8, end)
+            return
+        off += olen
+
+
 cdef inline void parse_gre(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end,
                            PacketRecord* r) noexcept nogil:
     # RFC 2784 / 2890: checksum, key and sequence fields are present when their bits are set;
     # version 1 (enhanced GRE, RFC 2637) may add an acknowledgment number.
-    cdef Py_ssize_t hlen = 4
+    cdef Py_ssize_t hlen = 4, off
     cdef uint16_t fl, proto
     r.l4_off = <uint16_t>l4
     if avail_end - l4 < 4:
@@ -348,27 +579,40 @@ cdef inline void parse_gre(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end
         set_error(r, ERR_TRUNCATED)
         return
     r.payload_off = <uint16_t>(l4 + hlen)
+    off = l4 + hlen
     if proto == ETH_P_IPV4 or proto == ETH_P_IPV6:
-        r.inner_kind = INNER_GRE_IP
-        r.inner_off = <uint16_t>(l4 + hlen)
+        set_inner(r, INNER_GRE_IP, off, avail_end)
     elif proto == ETH_P_TEB:
-        r.inner_kind = INNER_GRE_ETH
-        r.inner_off = <uint16_t>(l4 + hlen)
-    elif proto == GRE_PROTO_ERSPAN2 and (fl & 0x1000):
-        r.inner_kind = INNER_GRE_ETH
-        r.inner_off = <uint16_t>(l4 + hlen + 8)
+        set_inner(r, INNER_GRE_ETH, off, avail_end)
+    elif proto == GRE_PROTO_ERSPAN2:
+        # ERSPAN type I has no sequence number and no ERSPAN header; type II adds both.
+        set_inner(r, INNER_GRE_ETH, off + 8 if fl & 0x1000 else off, avail_end)
     elif proto == GRE_PROTO_ERSPAN3:
-        r.inner_kind = INNER_GRE_ETH
-        r.inner_off = <uint16_t>(l4 + hlen + 12)
-    if r.inner_off != OFF_NONE and r.inner_off >= avail_end:
-        r.inner_kind = INNER_NONE
-        r.inner_off = OFF_NONE
+        # Type III: 12-byte header, an optional 8-byte subheader (O bit), and a frame type
+        # that must be 0 (Ethernet) for the payload to be a frame.
+        if off + 12 <= avail_end and ((p[off + 10] >> 2) & 0x1f) == 0:
+            set_inner(r, INNER_GRE_ETH, off + 12 + (8 if p[off + 11] & 0x01 else 0), avail_end)
+    elif proto == ETH_P_CISCO_MD:
+        # In GRE the Cisco MetaData header starts with the ethertype (then version, length,
+        # option, SGT); in Ethernet the ethertype comes last.
+        if off + 8 < avail_end and load_be16(p + off) in (ETH_P_IPV4, ETH_P_IPV6):
+            set_inner(r, INNER_GRE_IP, off + 8, avail_end)
+    elif proto == GRE_PROTO_WCCP:
+        # WCCP redirect header (4 bytes) precedes the redirected IP packet.
+        if off + 4 < avail_end and (p[off + 4] >> 4) in (4, 6):
+            set_inner(r, INNER_GRE_IP, off + 4, avail_end)
+        else:
+            set_inner(r, INNER_GRE_IP, off, avail_end)
+    elif proto == ETH_P_MPLS_UC or proto == ETH_P_MPLS_MC:
+        mpls_inner(p, off, avail_end, r)
 
 
 cdef inline void parse_l4(const uint8_t* p, uint8_t proto, Py_ssize_t l4, Py_ssize_t avail_end,
                           Py_ssize_t seg_len, PacketRecord* r, bint verify, bint can_verify,
                           uint64_t pseudo, bint v6) noexcept nogil:
     # pseudo is the pseudo-header sum without protocol and length; they are added per protocol.
+    cdef Py_ssize_t present = avail_end - l4
+    r.l4_avail = <uint8_t>(255 if present > 255 else (present if present > 0 else 0))
     if proto == IPPROTO_TCP:
         parse_tcp(p, l4, avail_end, seg_len, r, verify, can_verify,
                   pseudo_add(pseudo, IPPROTO_TCP, seg_len))
@@ -384,9 +628,19 @@ cdef inline void parse_l4(const uint8_t* p, uint8_t proto, Py_ssize_t l4, Py_ssi
         r.l4_off = <uint16_t>l4
         r.payload_off = <uint16_t>l4
         r.payload_len = <uint32_t>seg_len
-        if avail_end > l4:
-            r.inner_kind = INNER_IP_IN_IP
-            r.inner_off = <uint16_t>l4
+        set_inner(r, INNER_IP_IN_IP, l4, avail_end)
+    elif proto == IPPROTO_ETHERNET:
+        r.l4_off = <uint16_t>l4
+        r.payload_off = <uint16_t>l4
+        r.payload_len = <uint32_t>seg_len
+        set_inner(r, INNER_ETH_IN_IP, l4, avail_end)
+    elif proto == IPPROTO_PIM:
+        # PIMv2 Register (version 2, type 1; RFC 7761 4.9.3): 8 bytes, then the data packet.
+        r.l4_off = <uint16_t>l4
+        r.payload_off = <uint16_t>l4
+        r.payload_len = <uint32_t>seg_len
+        if avail_end - l4 > 8 and p[l4] == 0x21:
+            set_inner(r, INNER_PIM_REGISTER, l4 + 8, avail_end)
     elif proto == IPPROTO_GRE:
         parse_gre(p, l4, avail_end, r)
         r.payload_len = <uint32_t>(seg_len - (r.payload_off - l4)) if r.payload_off != OFF_NONE else 0
@@ -413,41 +667,69 @@ cdef inline uint64_t pseudo_add(uint64_t acc, uint8_t proto, Py_ssize_t length) 
 
 # ---------------------------------------------------------------- network layer
 
+cdef inline Py_ssize_t reported_end(Py_ssize_t end, PacketRecord* r) noexcept nogil:
+    # Where the packet ends as sent: the IP length, but never past the frame's wire length.
+    # Bytes between the capture length and this end were cut by the snapshot length (their
+    # checksums cannot be verified); an IP length past the wire length is a short packet,
+    # whose checksum is computed over what it has (as tshark does, and it comes out bad).
+    cdef Py_ssize_t wire = r.wirelen if r.wirelen > r.caplen else r.caplen
+    return end if end <= wire else wire
+
+
 cdef inline void parse_ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, PacketRecord* r,
                             bint verify) noexcept nogil:
     cdef const uint8_t* h = p + off
-    cdef Py_ssize_t ihl, total, end, avail_end
+    cdef Py_ssize_t cap = n - off, ihl, total, end, avail_end
     cdef uint16_t ff
     cdef bint frag
-    if n - off < 20:
+    if cap < 1:
         set_error(r, ERR_TRUNCATED)
+        return
+    if (h[0] >> 4) == 6:
+        # An IPv4 parser that meets version 6 hands the packet to IPv6, as tshark does.
+        parse_ipv6(p, n, off, r, verify)
         return
     if (h[0] >> 4) != 4:
         set_error(r, ERR_BAD_VERSION)
         return
-    r.ip_version = 4
     ihl = (h[0] & 0x0f) * 4
-    r.ip_ttl = h[8]
-    r.ip_proto = h[9]
-    r.ip_id = load_be16(h + 4)
-    r.ip4_src = load_be32(h + 12)
-    r.ip4_dst = load_be32(h + 16)
-    ff = load_be16(h + 6)
-    r.frag_off = ff & 0x1fff
-    if ff & 0x4000:
-        r.ip_flags |= IPF_DF
-    if ff & 0x2000:
-        r.ip_flags |= IPF_MF
     if ihl < 20:
-        set_error(r, ERR_BAD_LENGTH)
+        set_error(r, ERR_BAD_LENGTH)    # nothing after a bogus header length is trusted
+        return
+    if cap < 4:
+        set_error(r, ERR_TRUNCATED)
         return
     total = load_be16(h + 2)
-    if total == 0:
-        total = n - off             # segmentation offload left 0: use what was captured
-    elif total < ihl:
-        set_error(r, ERR_BAD_LENGTH)
+    if total != 0 and total < ihl:
+        set_error(r, ERR_BAD_LENGTH)    # nor after a total length shorter than the header
         return
-    if n - off < ihl:
+    r.ip_version = 4
+    # A header cut short still yields the fields that were captured.
+    if cap >= 6:
+        r.ip_id = load_be16(h + 4)
+    if cap >= 8:
+        ff = load_be16(h + 6)
+        r.frag_off = ff & 0x1fff
+        if ff & 0x4000:
+            r.ip_flags |= IPF_DF
+        if ff & 0x2000:
+            r.ip_flags |= IPF_MF
+    if cap >= 9:
+        r.ip_ttl = h[8]
+    if cap >= 10:
+        r.ip_proto = h[9]
+    if cap >= 16:
+        r.ip4_src = load_be32(h + 12)
+    if cap < 20:
+        if cap >= 12:
+            r.csum_ip = CSUM_UNVERIFIED
+        set_error(r, ERR_TRUNCATED)
+        return
+    r.ip4_dst = load_be32(h + 16)
+    if total == 0:
+        total = cap                 # segmentation offload left 0: use what was captured
+    if cap < ihl:
+        r.csum_ip = CSUM_UNVERIFIED
         set_error(r, ERR_TRUNCATED)
         return
     if ihl > 20:
@@ -456,7 +738,10 @@ cdef inline void parse_ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, Pack
         r.csum_ip = CSUM_GOOD if csum_ok(csum_partial(h, <size_t>ihl, 0)) else CSUM_BAD
     else:
         r.csum_ip = CSUM_UNVERIFIED
-    end = off + total
+    end = reported_end(off + total, r)
+    if end < off + ihl:
+        end = off + ihl
+    total = end - off
     avail_end = end if end <= n else n
     frag = (ff & 0x3fff) != 0
     if frag:
@@ -478,15 +763,24 @@ cdef inline void parse_ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, Pack
     cdef ipv6_ext_t ext
     cdef int w
     cdef uint64_t pseudo
-    if n - off < 40:
+    cdef Py_ssize_t cap = n - off
+    if cap < 1:
         set_error(r, ERR_TRUNCATED)
         return
     if (h[0] >> 4) != 6:
         set_error(r, ERR_BAD_VERSION)
         return
     r.ip_version = 6
-    r.ip_ttl = h[7]
-    memcpy(r.ip6_src, h + 8, 16)
+    # A header cut short keeps the fields that were captured.
+    if cap >= 7:
+        r.ip_proto = h[6]
+    if cap >= 8:
+        r.ip_ttl = h[7]
+    if cap >= 24:
+        memcpy(r.ip6_src, h + 8, 16)
+    if cap < 40:
+        set_error(r, ERR_TRUNCATED)
+        return
     memcpy(r.ip6_dst, h + 24, 16)
     plen = load_be16(h + 4)
     # Walk only what the payload length covers (all that was captured for a jumbogram).
@@ -503,10 +797,12 @@ cdef inline void parse_ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, Pack
         return
     if plen == 0 and ext.jumbo_len:
         end = off + 40 + ext.jumbo_len
-        avail_end = end if end <= n else n
     elif plen == 0:
         end = off + 40              # an empty payload (or a jumbogram without its option)
-        avail_end = end
+    end = reported_end(end, r)
+    if end < off + 40:
+        end = off + 40
+    avail_end = end if end <= n else n
     l4 = off + ext.upper_off
     if ext.flags & IPF_NONFIRST or l4 > end:
         r.payload_off = <uint16_t>l4 if l4 <= end else OFF_NONE
@@ -522,6 +818,7 @@ cdef inline void parse_ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, Pack
 
 cdef void parse_frame(const uint8_t* p, uint32_t caplen, uint16_t linktype, PacketRecord* r,
                       bint verify_checksums) noexcept nogil:
+    # The caller sets ts_ns, data_off, wirelen and iface; everything else starts blank.
     cdef int64_t ts = r.ts_ns
     cdef uint64_t data_off = r.data_off
     cdef uint32_t wirelen = r.wirelen
@@ -542,7 +839,7 @@ cdef void parse_frame(const uint8_t* p, uint32_t caplen, uint16_t linktype, Pack
         parse_ipv4(p, n, off, r, verify_checksums)
     elif r.l3_type == ETH_P_IPV6:
         parse_ipv6(p, n, off, r, verify_checksums)
-    elif r.l3_type == ETH_P_ARP:
+    elif r.l3_type == ETH_P_ARP or r.l3_type == ETH_P_RARP:
         if n - off < 8:
             set_error(r, ERR_TRUNCATED)
         else:
@@ -626,15 +923,20 @@ def parse_batch(buf, offsets, lengths, int linktype=LINKTYPE_ETHERNET, timestamp
     return parse_frames(buf, index, 0, verify_checksums, out)
 
 
-def parse_packet(frame, int linktype=LINKTYPE_ETHERNET, bint verify_checksums=False):
-    """Parse one frame; returns its PACKET_DTYPE record (a numpy structured scalar)."""
+def parse_packet(frame, int linktype=LINKTYPE_ETHERNET, bint verify_checksums=False,
+                 wirelen=None):
+    """Parse one frame; returns its PACKET_DTYPE record (a numpy structured scalar).
+
+    ``wirelen`` is the length on the wire when ``frame`` was cut short by a snapshot length
+    (default: the frame is whole). It decides whether missing bytes were not captured (their
+    checksums are unverified) or were never sent (the packet is shorter than its headers say)."""
     cdef const uint8_t[::1] data = memoryview(frame).cast("B")
     cdef cnp.ndarray rec = np.zeros(1, dtype=PACKET_DTYPE)
     cdef PacketRecord* r = <PacketRecord*>cnp.PyArray_DATA(rec)
     cdef Py_ssize_t n = data.shape[0]
     if n > 0xffffffff:
         raise ValueError("a frame longer than 4 GiB")
-    r.wirelen = <uint32_t>n
+    r.wirelen = <uint32_t>(n if wirelen is None else wirelen)
     parse_frame(&data[0] if n else <const uint8_t*>b"", <uint32_t>n, <uint16_t>linktype, r,
                 verify_checksums)
     return rec[0]

@@ -11,6 +11,9 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 cpdef enum:
     LINKTYPE_NULL = 0           # BSD loopback: 4-byte address family in the writer's byte order
     LINKTYPE_ETHERNET = 1
+    LINKTYPE_PPP = 9            # PPP, optionally with HDLC address/control bytes
+    LINKTYPE_PPP_HDLC = 50
+    LINKTYPE_C_HDLC = 104       # Cisco HDLC: address, control, ethertype
     LINKTYPE_RAW_DLT12 = 12     # DLT_RAW on most BSDs
     LINKTYPE_RAW_DLT14 = 14     # DLT_RAW on OpenBSD
     LINKTYPE_RAW = 101
@@ -18,17 +21,25 @@ cpdef enum:
     LINKTYPE_LINUX_SLL = 113
     LINKTYPE_IPV4 = 228
     LINKTYPE_IPV6 = 229
+    LINKTYPE_NFLOG = 239        # Linux netfilter log: TLVs, the packet in NFULA_PAYLOAD
     LINKTYPE_LINUX_SLL2 = 276
 
 # ---- ethertypes and IP protocol numbers the parser knows
 cpdef enum:
     ETH_P_IPV4 = 0x0800
     ETH_P_ARP = 0x0806
+    ETH_P_RARP = 0x8035
     ETH_P_VLAN = 0x8100         # 802.1Q
     ETH_P_QINQ = 0x88a8         # 802.1ad service tag
     ETH_P_QINQ_OLD = 0x9100     # pre-standard QinQ
     ETH_P_IPV6 = 0x86dd
     ETH_P_TEB = 0x6558          # transparent Ethernet bridging (GRE, NVGRE)
+    ETH_P_MPLS_UC = 0x8847
+    ETH_P_MPLS_MC = 0x8848
+    ETH_P_PPPOE_SESSION = 0x8864
+    ETH_P_MACSEC = 0x88e5
+    ETH_P_CISCO_MD = 0x8909     # Cisco MetaData (security group tag)
+    ETH_P_ARISTA = 0xd28b       # Arista vendor header (timestamps)
 
 cpdef enum:
     IPPROTO_HOPOPTS = 0
@@ -45,12 +56,15 @@ cpdef enum:
     IPPROTO_ICMPV6 = 58
     IPPROTO_NONE = 59
     IPPROTO_DSTOPTS = 60
+    IPPROTO_PIM = 103
+    IPPROTO_ETHERNET = 143
     IPPROTO_MOBILITY = 135
 
 # ---- bounds
 cpdef enum:
     MAX_VLAN = 4                # tags stored (and parsed: a fifth tag is ERR_TOO_MANY_TAGS)
     MAX_EXT_HEADERS = 16        # IPv6 extension headers walked before ERR_EXT_CHAIN
+    MAX_MPLS_LABELS = 64        # labels walked before ERR_TOO_MANY_TAGS
     OFF_NONE = 0xffff           # offset field value for "layer absent"
     WSCALE_NONE = 0xff
 
@@ -61,7 +75,7 @@ cpdef enum:
     ERR_BAD_LENGTH = 2          # a length field is impossible (IHL < 5, TCP offset < 5, UDP length < 8, ...)
     ERR_BAD_VERSION = 3         # IP version disagrees with the link layer's type
     ERR_UNSUPPORTED_LINKTYPE = 4
-    ERR_TOO_MANY_TAGS = 5       # more than MAX_VLAN VLAN tags
+    ERR_TOO_MANY_TAGS = 5       # more than MAX_VLAN VLAN tags or MAX_MPLS_LABELS labels
     ERR_BAD_OPTION = 6          # malformed TCP or IP option lengths (the headers around them are kept)
     ERR_EXT_CHAIN = 7           # IPv6 extension-header chain longer than MAX_EXT_HEADERS
     ERR_BAD_FRAME = 8           # frame index entry outside the buffer (caller's error, not the packet's)
@@ -73,12 +87,13 @@ cpdef enum:
     CSUM_GOOD = 1
     CSUM_UNVERIFIED = 2         # not checked: verification off, fragment, or not fully captured
     CSUM_NONE = 3               # the header has no checksum (IPv6, UDP over IPv4 with 0)
+    CSUM_ILLEGAL = 4            # a zero UDP checksum over IPv6, which RFC 8200 8.1 forbids
 
 # ---- PacketRecord.ip_flags
 cpdef enum:
     IPF_DF = 0x01               # IPv4 don't fragment
     IPF_MF = 0x02               # more fragments (IPv4 flag or IPv6 fragment header M bit)
-    IPF_FRAGMENT = 0x04         # any fragment (MF, or offset > 0, or an IPv6 fragment header)
+    IPF_FRAGMENT = 0x04         # a fragment (MF or offset > 0; not an atomic IPv6 fragment)
     IPF_NONFIRST = 0x08         # fragment offset > 0: no transport header here (never parsed)
     IPF_OPTIONS = 0x10          # IPv4 options or IPv6 extension headers present
     IPF_JUMBO = 0x20            # IPv6 jumbogram (RFC 2675)
@@ -104,6 +119,11 @@ cpdef enum:
     INNER_GRE_ETH = 4           # Ethernet carried by GRE (transparent bridging)
     INNER_VXLAN = 5             # Ethernet carried by VXLAN (UDP 4789)
     INNER_TEREDO = 6            # IPv6 carried by Teredo (UDP 3544)
+    INNER_GENEVE_ETH = 7        # Ethernet carried by Geneve (UDP 6081, RFC 8926)
+    INNER_GENEVE_IP = 8         # IP carried by Geneve
+    INNER_PIM_REGISTER = 9      # IP carried by a PIM Register message (RFC 7761 4.9)
+    INNER_MPLS_IP = 10          # IP after an MPLS label stack in GRE or UDP (RFC 4023, RFC 7510)
+    INNER_ETH_IN_IP = 11        # Ethernet as an IP payload (protocol 143, RFC 8986)
 
 
 ctypedef struct FrameRef:
@@ -161,4 +181,7 @@ ctypedef struct PacketRecord:
     uint8_t csum_ip             # CSUM_* for the IPv4 header checksum
     uint8_t csum_l4             # CSUM_* for TCP, UDP, ICMP or ICMPv6
     uint8_t inner_kind          # INNER_*
-    uint8_t reserved[3]
+    uint8_t l4_avail            # transport-header bytes present (captured, within the IP
+                                # length), capped at 255: which header fields exist at all
+    uint8_t vlan_stag           # bit i set: tag i is an 802.1ad service tag (0x88a8 / 0x9100)
+    uint8_t reserved

@@ -63,7 +63,9 @@ PACKET_FIELDS = [
     ("csum_ip", "u1"),
     ("csum_l4", "u1"),
     ("inner_kind", "u1"),
-    ("reserved", "u1", (3,)),
+    ("l4_avail", "u1"),
+    ("vlan_stag", "u1"),
+    ("reserved", "u1"),
 ]
 
 # Little-endian on the wire of the array: the records are native C structs, and fastpath's
@@ -109,7 +111,8 @@ def c_layout():
         "tcp_opts": _off(&p, &p.tcp_opts), "icmp_type": _off(&p, &p.icmp_type),
         "icmp_code": _off(&p, &p.icmp_code), "csum_ip": _off(&p, &p.csum_ip),
         "csum_l4": _off(&p, &p.csum_l4), "inner_kind": _off(&p, &p.inner_kind),
-        "reserved": _off(&p, &p.reserved[0]),
+        "l4_avail": _off(&p, &p.l4_avail), "vlan_stag": _off(&p, &p.vlan_stag),
+        "reserved": _off(&p, &p.reserved),
     }
     return (sizeof(FrameRef), frame), (sizeof(PacketRecord), pkt)
 
@@ -144,18 +147,24 @@ ERRORS = {
 }
 
 CHECKSUM_STATUS = {CSUM_BAD: "bad", CSUM_GOOD: "good", CSUM_UNVERIFIED: "unverified",
-                   CSUM_NONE: "not-present"}
+                   CSUM_NONE: "not-present", CSUM_ILLEGAL: "illegal"}
 
 LINKTYPES = {
     LINKTYPE_NULL: "NULL", LINKTYPE_ETHERNET: "ETHERNET", LINKTYPE_RAW_DLT12: "RAW",
     LINKTYPE_RAW_DLT14: "RAW", LINKTYPE_RAW: "RAW", LINKTYPE_LOOP: "LOOP",
     LINKTYPE_LINUX_SLL: "LINUX_SLL", LINKTYPE_IPV4: "IPV4", LINKTYPE_IPV6: "IPV6",
-    LINKTYPE_LINUX_SLL2: "LINUX_SLL2",
+    LINKTYPE_LINUX_SLL2: "LINUX_SLL2", LINKTYPE_PPP: "PPP", LINKTYPE_PPP_HDLC: "PPP_HDLC",
+    LINKTYPE_C_HDLC: "C_HDLC", LINKTYPE_NFLOG: "NFLOG",
 }
 
 INNER_KINDS = {INNER_NONE: "none", INNER_ICMP_QUOTE: "icmp-quote", INNER_IP_IN_IP: "ip-in-ip",
                INNER_GRE_IP: "gre-ip", INNER_GRE_ETH: "gre-eth", INNER_VXLAN: "vxlan",
-               INNER_TEREDO: "teredo"}
+               INNER_TEREDO: "teredo", INNER_GENEVE_ETH: "geneve-eth", INNER_GENEVE_IP: "geneve-ip",
+               INNER_PIM_REGISTER: "pim-register", INNER_MPLS_IP: "mpls-ip",
+               INNER_ETH_IN_IP: "eth-in-ip"}
+
+# Inner packets that start with an Ethernet header (the rest start with an IP header).
+INNER_ETHERNET_KINDS = (INNER_GRE_ETH, INNER_VXLAN, INNER_GENEVE_ETH, INNER_ETH_IN_IP)
 
 # Bit names for ip_flags and tcp_opts.
 IP_FLAG_BITS = {"DF": IPF_DF, "MF": IPF_MF, "FRAGMENT": IPF_FRAGMENT, "NONFIRST": IPF_NONFIRST,

@@ -1,0 +1,390 @@
+"""tshark-compatible display fields computed from parsed records.
+
+A packet is parsed at several *levels*: level 0 is the frame; each further level is the packet
+found inside the previous one (an IP header quoted by an ICMP error, an IP-in-IP / GRE / VXLAN /
+Teredo payload). tshark lists a field once per header it dissected, outermost first; so does
+``extract``: per field and packet, the values of every level where that header exists.
+
+Every extractor works column-wise on a whole level (numpy masks and arrays), so formatting costs
+a few operations per field and chunk rather than per packet.
+"""
+import ipaddress
+
+import numpy as np
+
+from fastpath.wire import record as R
+from fastpath.wire.parse import parse_frames
+
+MAX_LEVELS = 8      # the corpus nests IPv6 in IPv6 six deep
+
+
+class Level:
+    """One level of a chunk: records, which rows exist at this level, and the raw bytes."""
+
+    __slots__ = ("recs", "present", "data", "base")
+
+    def __init__(self, recs, present, data, base):
+        self.recs = recs
+        self.present = present
+        self.data = data        # numpy uint8 view of the chunk buffer
+        self.base = base
+
+    def byte_at(self, offsets):
+        """The byte at frame offset ``offsets`` (array) of each row, where in the buffer."""
+        pos = self.recs["data_off"].astype(np.int64) - self.base + offsets.astype(np.int64)
+        ok = (pos >= 0) & (pos < len(self.data))
+        out = np.zeros(len(pos), dtype=np.uint8)
+        out[ok] = self.data[pos[ok]]
+        return out
+
+    def be16_at(self, offsets):
+        return (self.byte_at(offsets).astype(np.uint16) << 8) | self.byte_at(offsets + 1)
+
+    def avail(self, start):
+        """Bytes captured from frame offset ``start`` on (0 where start is OFF_NONE)."""
+        st = start.astype(np.int64)
+        out = self.recs["caplen"].astype(np.int64) - st
+        out[start == R.OFF_NONE] = 0
+        return np.maximum(out, 0)
+
+
+def build_levels(buf, recs, base, verify_checksums):
+    """Level 0 is ``recs``; deeper levels are parsed from each row's inner packet."""
+    data = np.frombuffer(buf, dtype=np.uint8) if not isinstance(buf, np.ndarray) else buf.view(np.uint8).reshape(-1)
+    levels = [Level(recs, np.ones(len(recs), dtype=bool), data, base)]
+    cur = recs
+    present = levels[0].present
+    for _ in range(MAX_LEVELS - 1):
+        has = present & (cur["inner_kind"] != R.INNER_NONE) & (cur["inner_off"] != R.OFF_NONE)
+        if not has.any():
+            break
+        idx = np.zeros(len(cur), dtype=R.FRAME_DTYPE)
+        inner_off = np.where(has, cur["inner_off"], 0).astype(np.uint64)
+        idx["data_off"] = cur["data_off"] + inner_off
+        idx["caplen"] = np.where(has, cur["caplen"].astype(np.int64) - inner_off.astype(np.int64), 0)
+        # The inner packet is as long as what carries it: a quote ends where the ICMP message
+        # ends (tshark checks a quoted header's checksum when the quote holds all of it).
+        idx["wirelen"] = np.where(cur["inner_kind"] == R.INNER_ICMP_QUOTE, idx["caplen"],
+                                  np.maximum(cur["wirelen"].astype(np.int64) - inner_off.astype(np.int64), 0))
+        eth_inside = np.isin(cur["inner_kind"], R.INNER_ETHERNET_KINDS)
+        # Protocol 41 names an IPv6 payload: a header with another version is a bad IPv6
+        # header (as tshark shows it), not an IPv4 one.
+        ipv6_in = (cur["inner_kind"] == R.INNER_IP_IN_IP) & (cur["ip_proto"] == R.IPPROTO_IPV6)
+        lt = np.where(eth_inside, R.LINKTYPE_ETHERNET, R.LINKTYPE_RAW)
+        lt = np.where(ipv6_in, R.LINKTYPE_IPV6, lt)
+        idx["linktype"] = lt
+        idx["ts_ns"] = cur["ts_ns"]
+        inner = parse_frames(buf, idx, base, verify_checksums)
+        levels.append(Level(inner, has, data, base))
+        cur = inner
+        present = has
+    return levels
+
+
+# ---------------------------------------------------------------- value formatting
+
+def _dec(a):
+    return a.astype(np.int64).astype(str).astype(object)
+
+
+def _hex4(a):
+    return np.array([f"0x{int(v):04x}" for v in a], dtype=object)
+
+
+def _ipv4(a):
+    a = a.astype(np.uint32)
+    parts = [((a >> s) & 0xFF).astype(str) for s in (24, 16, 8, 0)]
+    out = parts[0].astype(object)
+    for p in parts[1:]:
+        out = out + "." + p.astype(object)
+    return out
+
+
+def format_ipv6(raw):
+    """tshark's (RFC 5952) text form; an IPv4-mapped address keeps its dotted tail."""
+    a = ipaddress.IPv6Address(bytes(raw))
+    if a.ipv4_mapped is not None:
+        return f"::ffff:{a.ipv4_mapped}"
+    return a.compressed
+
+
+def _ipv6(rows):
+    return np.array([format_ipv6(r) for r in rows], dtype=object)
+
+
+def _column(level, mask, values):
+    """A full-length object column: ``values`` (for rows in mask) else None."""
+    out = np.full(len(level.recs), None, dtype=object)
+    if mask.any():
+        out[mask] = values(mask)
+    return out
+
+
+# ---------------------------------------------------------------- layer presence
+
+def _ipv4_mask(lv):
+    r = lv.recs
+    return lv.present & (r["ip_version"] == 4)
+
+
+def _ipv6_mask(lv):
+    r = lv.recs
+    return lv.present & (r["ip_version"] == 6)
+
+
+def _l3_bytes(lv):
+    return lv.avail(lv.recs["l3_off"])
+
+
+def _ipv4_field(min_bytes):
+    # A truncated IPv4 header shows the fields that were captured.
+    return lambda lv: _ipv4_mask(lv) & (_l3_bytes(lv) >= min_bytes)
+
+
+def _ipv4_dst_mask(lv):
+    # tshark looks through the options (for a source route, whose last hop is the real
+    # destination) before it adds ip.dst: when the capture ends inside an option's type or
+    # length byte, the destination is never shown.
+    m = _ipv4_field(20)(lv)
+    cap = _l3_bytes(lv)
+    ihl = (lv.byte_at(lv.recs["l3_off"]).astype(np.int64) & 0x0F) * 4
+    for i in np.flatnonzero(m & (ihl > 20) & (cap < ihl)):
+        m[i] = _options_readable(lv, i, int(cap[i]), int(ihl[i]))
+    return m
+
+
+def _options_readable(lv, row, cap, ihl):
+    start = int(lv.recs["data_off"][row]) - lv.base + int(lv.recs["l3_off"][row])
+    opt = lv.data[start:start + min(cap, ihl)]
+    i = 20
+    if i >= len(opt):
+        return False
+    while i < len(opt):
+        kind = int(opt[i])
+        if kind == 0:           # end of option list
+            return True
+        if kind == 1:           # no-operation
+            i += 1
+            continue
+        if i + 1 >= len(opt):
+            return False
+        length = int(opt[i + 1])
+        if length < 2:
+            return True
+        if kind in (0x83, 0x89):
+            # Loose / strict source route: its last address is read; the walk ends there.
+            return i + length <= len(opt)
+        i += length
+    return True
+
+
+def _l4_mask(lv, proto, min_bytes):
+    r = lv.recs
+    return (lv.present & (r["ip_version"] != 0) & (r["ip_proto"] == proto) &
+            (r["l4_off"] != R.OFF_NONE) & (r["l4_avail"] >= min_bytes))
+
+
+def _tcp(min_bytes):
+    return lambda lv: _l4_mask(lv, R.IPPROTO_TCP, min_bytes)
+
+
+def _udp(min_bytes):
+    return lambda lv: _l4_mask(lv, R.IPPROTO_UDP, min_bytes)
+
+
+def _icmp4(lv):
+    # tshark adds type and code once it has read the checksum too (4 bytes).
+    return _l4_mask(lv, R.IPPROTO_ICMP, 4) & (lv.recs["ip_version"] == 4)
+
+
+# ---------------------------------------------------------------- the field catalogue
+# name -> function(level) -> object column (str or None per row). A field that lists several
+# values within one header (vlan.id) joins them with "\x1f"; extract() turns that into the
+# user's aggregator.
+
+def _f_eth_type(lv):
+    r = lv.recs
+    m = lv.present & (r["linktype"] == R.LINKTYPE_ETHERNET) & (r["eth_type"] != 0)
+    return _column(lv, m, lambda m: _hex4(r["eth_type"][m]))
+
+
+def _f_vlan_tags(stag):
+    # tshark shows 802.1Q tags as vlan.*, 802.1ad service tags as ieee8021ad.*.
+    def f(lv):
+        r = lv.recs
+        m = lv.present & (r["vlan_count"] > 0)
+
+        def ids(m):
+            out = []
+            for tags, n, mask in zip(r["vlan"][m], r["vlan_count"][m], r["vlan_stag"][m]):
+                vals = [str(int(tags[i])) for i in range(n) if bool(mask >> i & 1) == stag]
+                out.append("\x1f".join(vals) if vals else None)
+            return np.array(out, dtype=object)
+        return _column(lv, m, ids)
+    return f
+
+
+def _simple(mask_fn, field, fmt):
+    def f(lv):
+        m = mask_fn(lv)
+        return _column(lv, m, lambda m: fmt(lv.recs[field][m]))
+    return f
+
+
+def _f_csum(mask_fn, field):
+    def f(lv):
+        m = mask_fn(lv) & (lv.recs[field] != R.CSUM_NONE)
+        return _column(lv, m, lambda m: _dec(lv.recs[field][m]))
+    return f
+
+
+def _f_udp_csum(lv):
+    # No status for a datagram with an impossible length (its payload offset is unset).
+    m = _udp(8)(lv) & (lv.recs["payload_off"] != R.OFF_NONE)
+    return _column(lv, m, lambda m: _dec(lv.recs["csum_l4"][m]))
+
+
+def _ipv6_field(min_bytes):
+    return lambda lv: _ipv6_mask(lv) & (_l3_bytes(lv) >= min_bytes)
+
+
+def _f_ipv6_addr(field, min_bytes):
+    def f(lv):
+        m = _ipv6_field(min_bytes)(lv)
+        return _column(lv, m, lambda m: _ipv6(lv.recs[field][m]))
+    return f
+
+
+def _f_ipv6_nxt(lv):
+    m = _ipv6_field(7)(lv)
+    return _column(lv, m, lambda m: _dec(lv.byte_at(lv.recs["l3_off"].astype(np.int64) + 6)[m]))
+
+
+def _f_tcp_opt(bit, field):
+    def f(lv):
+        m = _tcp(20)(lv) & ((lv.recs["tcp_opts"] & bit) != 0)
+        return _column(lv, m, lambda m: _dec(lv.recs[field][m]))
+    return f
+
+
+def _f_arp_opcode(lv):
+    r = lv.recs
+    m = (lv.present & np.isin(r["l3_type"], (R.ETH_P_ARP, R.ETH_P_RARP)) &
+         (r["l3_off"] != R.OFF_NONE) & (lv.avail(r["l3_off"]) >= 8))
+    # Hardware type 19 is ATM ARP (RFC 2225), a different layout with no arp.opcode.
+    m &= lv.be16_at(r["l3_off"].astype(np.int64)) != 19
+    return _column(lv, m, lambda m: _dec(r["arp_op"][m]))
+
+
+FIELDS = {
+    "eth.type": _f_eth_type,
+    "vlan.id": _f_vlan_tags(False),
+    "ieee8021ad.id": _f_vlan_tags(True),
+    "ip.src": _simple(_ipv4_field(16), "ip4_src", _ipv4),
+    "ip.dst": _simple(_ipv4_dst_mask, "ip4_dst", _ipv4),
+    "ip.proto": _simple(_ipv4_field(10), "ip_proto", _dec),
+    "ip.ttl": _simple(_ipv4_field(9), "ip_ttl", _dec),
+    "ip.id": _simple(_ipv4_field(6), "ip_id", lambda a: _hex4(a)),
+    "ip.checksum.status": _f_csum(_ipv4_field(12), "csum_ip"),
+    "ipv6.src": _f_ipv6_addr("ip6_src", 24),
+    "ipv6.dst": _f_ipv6_addr("ip6_dst", 40),
+    "ipv6.nxt": _f_ipv6_nxt,
+    "ipv6.hlim": _simple(_ipv6_field(8), "ip_ttl", _dec),
+    # tshark reads ports, then everything through the window before it adds the rest.
+    "tcp.srcport": _simple(_tcp(4), "sport", _dec),
+    "tcp.dstport": _simple(_tcp(4), "dport", _dec),
+    "tcp.seq_raw": _simple(_tcp(16), "tcp_seq", _dec),
+    "tcp.ack_raw": _simple(_tcp(16), "tcp_ack", _dec),
+    "tcp.flags": _simple(_tcp(16), "tcp_flags", _hex4),
+    "tcp.window_size_value": _simple(_tcp(16), "tcp_window", _dec),
+    "tcp.options.mss_val": _f_tcp_opt(R.OPT_MSS, "tcp_mss"),
+    "tcp.options.wscale.shift": _f_tcp_opt(R.OPT_WSCALE, "tcp_wscale"),
+    "tcp.options.timestamp.tsval": _f_tcp_opt(R.OPT_TIMESTAMP, "tcp_tsval"),
+    "tcp.options.timestamp.tsecr": _f_tcp_opt(R.OPT_TIMESTAMP, "tcp_tsecr"),
+    "tcp.checksum.status": _f_csum(_tcp(18), "csum_l4"),
+    "udp.srcport": _simple(_udp(4), "sport", _dec),
+    "udp.dstport": _simple(_udp(4), "dport", _dec),
+    "udp.checksum.status": _f_udp_csum,
+    "icmp.type": _simple(_icmp4, "icmp_type", _dec),
+    "icmp.code": _simple(lambda lv: _icmp4(lv) & (lv.recs["l4_avail"] >= 2), "icmp_code", _dec),
+    "arp.opcode": _f_arp_opcode,
+}
+
+FRAME_FIELDS = ("frame.number", "frame.len", "frame.cap_len", "frame.time_epoch")
+
+
+def known_fields():
+    return sorted(set(FIELDS) | set(FRAME_FIELDS))
+
+
+def frame_column(name, recs, first_number):
+    n = len(recs)
+    if name == "frame.number":
+        return np.arange(first_number, first_number + n).astype(str).astype(object)
+    if name == "frame.len":
+        return _dec(recs["wirelen"])
+    if name == "frame.cap_len":
+        return _dec(recs["caplen"])
+    if name == "frame.time_epoch":
+        ts = recs["ts_ns"].astype(np.int64)
+        return np.array([f"{t // 1_000_000_000}.{t % 1_000_000_000:09d}" for t in ts], dtype=object)
+    raise KeyError(name)
+
+
+# Checksum statuses that tshark reports as "unverified" unless its preference turns checking on
+# (levels are parsed with verification on; the preference only decides what is shown).
+CHECKSUM_STATUS_PREFS = {"ip.checksum.status": "ip.check_checksum",
+                         "tcp.checksum.status": "tcp.check_checksum",
+                         "udp.checksum.status": "udp.check_checksum"}
+
+
+def _unverified(col):
+    out = col.copy()
+    for i, v in enumerate(out):
+        if v in ("0", "1"):
+            out[i] = "2"
+    return out
+
+
+def extract(names, levels, first_number=1, aggregator=",", occurrence="a", checks=None):
+    """Per field in ``names``, a list (one entry per packet) of the display string -- the values
+    of all levels joined with ``aggregator``, or filtered by ``occurrence`` ('a' all, 'f' first,
+    'l' last, or a 1-based number) -- or "" when the packet has none.
+
+    ``checks`` maps tshark's checksum preferences (ip/tcp/udp.check_checksum) to booleans;
+    missing ones count as on, so statuses are reported as verified."""
+    recs0 = levels[0].recs
+    n = len(recs0)
+    columns = []
+    for name in names:
+        if name in FRAME_FIELDS:
+            columns.append(list(frame_column(name, recs0, first_number)))
+            continue
+        fn = FIELDS[name]
+        per_level = [fn(lv) for lv in levels]
+        pref = CHECKSUM_STATUS_PREFS.get(name)
+        if pref and checks is not None and not checks.get(pref, True):
+            per_level = [_unverified(c) for c in per_level]
+        col = []
+        for i in range(n):
+            vals = []
+            for lc in per_level:
+                v = lc[i]
+                if v is not None:
+                    vals.extend(v.split("\x1f"))
+            col.append(_pick(vals, aggregator, occurrence))
+        columns.append(col)
+    return columns
+
+
+def _pick(vals, aggregator, occurrence):
+    if not vals:
+        return ""
+    if occurrence == "a":
+        return aggregator.join(vals)
+    if occurrence == "f":
+        return vals[0]
+    if occurrence == "l":
+        return vals[-1]
+    k = int(occurrence)
+    return vals[k - 1] if 1 <= k <= len(vals) else ""
