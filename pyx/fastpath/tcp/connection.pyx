@@ -167,7 +167,7 @@ cdef int tcp_abort(tcp_conn_t* c, uint64_t now) noexcept nogil:
         return -(c.error if c.error else TCPE_NOTCONN)
     if st == TCPS_SYN_RECEIVED or st == TCPS_ESTABLISHED or st == TCPS_FIN_WAIT_1 or \
             st == TCPS_FIN_WAIT_2 or st == TCPS_CLOSE_WAIT:
-        tcp_emit_rst(c, c.snd_nxt, 0, False)
+        tcp_emit_rst(c, c.snd_max, 0, False)
     tcp_set_closed(c, TCPE_ABORTED)
     return 0
 

@@ -216,9 +216,13 @@ cdef inline void _enter_recovery(tcp_conn_t* c, uint64_t now, bint sack) noexcep
 
 cdef inline void _ts_rtt(tcp_conn_t* c, uint64_t now, const tcp_repr_t* seg) noexcept nogil:
     # RFC 7323 4.1: TSecr of an ACK that advances the left edge gives an RTT sample even for
-    # retransmitted data, where Karn's rule leaves the timed-segment method without one.
+    # retransmitted data, where Karn's rule leaves the timed-segment method without one. Only
+    # an echo of something sent since our last retransmission is used: a receiver that got
+    # an earlier copy echoes that copy's TSval (TS.Recent is only updated by acceptable
+    # segments), which would inflate the estimate by the whole backoff.
     cdef uint32_t ms
-    if (c.opts & TF_TS) and (seg.options & OPT_TIMESTAMP) and seg.tsecr:
+    if (c.opts & TF_TS) and (seg.options & OPT_TIMESTAMP) and seg.tsecr and \
+            seq_ge(seg.tsecr, tcp_ts_now(c, c.last_rtx_us)):
         ms = tcp_ts_now(c, now) - seg.tsecr
         if ms < 600000:                 # ignore echoes that cannot be ours (10 minutes)
             tcp_rtt_sample(c, ms * 1000 + 500)
@@ -322,16 +326,17 @@ cdef void _process_ack(tcp_conn_t* c, uint64_t now, const tcp_repr_t* seg, uint3
         c.snd_wl2 = ack
         if new_wnd > c.max_snd_wnd:
             c.max_snd_wnd = new_wnd
-        if old_wnd == 0 and new_wnd:
-            # The window reopened: stop probing, and resend whatever went into the closed
-            # window (the peer could not keep it).
-            if c.pend & PF_PERSIST:
-                c.pend &= ~PF_PERSIST
-                c.t_rtx = 0 if c.snd_una == c.snd_max else now + c.rto_us
-                c.backoff = 0
-            if seq_lt(c.snd_una, c.snd_nxt):
-                c.snd_nxt = c.snd_una
-                c.rtt_start = 0
+        if (c.pend & PF_PERSIST) and new_wnd:
+            # A window to use: stop probing (output re-arms the persist timer if it still
+            # cannot send).
+            c.pend &= ~PF_PERSIST
+            c.t_rtx = 0 if c.snd_una == c.snd_max else now + c.rto_us
+            c.backoff = 0
+        if old_wnd == 0 and new_wnd and seq_lt(c.snd_una, c.snd_nxt):
+            # The window reopened: resend whatever went into the closed window (the peer
+            # could not keep it).
+            c.snd_nxt = c.snd_una
+            c.rtt_start = 0
 
 
 cdef void _process_fin(tcp_conn_t* c, uint64_t now) noexcept nogil:

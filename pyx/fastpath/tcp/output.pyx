@@ -244,6 +244,7 @@ cdef inline int _send_at(tcp_conn_t* c, uint64_t now, uint32_t seq, uint32_t len
         _karn(c, seq, length)
         if c.first_rtx_us == 0:
             c.first_rtx_us = now
+        c.last_rtx_us = now
     elif c.rtt_start == 0 and (length or fin):
         c.rtt_start = now
         c.rtt_seq = seq
@@ -466,8 +467,11 @@ cdef int tcp_output(tcp_conn_t* c, uint64_t now) noexcept nogil:
                     return -1
                 c.snd_nxt = seq + length + (1 if fin else 0)
                 sent += 1
-        # Zero window: the persist timer (RFC 9293 3.8.6.1, RFC 1122 4.2.2.17).
-        if (c.snd_wnd == 0 and c.t_rtx == 0 and
+        # Data waits but nothing is in flight to bring an ACK: the window is zero, or too
+        # small to use under SWS avoidance and the update that opened it may have been lost.
+        # The persist timer (RFC 9293 3.8.6.1, RFC 1122 4.2.2.17 and 4.2.3.4 (d)) probes for
+        # the current window.
+        if (c.t_rtx == 0 and c.snd_una == c.snd_max and
                 (seq_lt(c.snd_nxt, data_end) or (fin_q and c.snd_nxt == data_end))):
             c.t_rtx = now + tcp_persist_interval(c)
             c.pend |= PF_PERSIST
@@ -480,7 +484,11 @@ cdef int tcp_output(tcp_conn_t* c, uint64_t now) noexcept nogil:
         c.pend &= ~(PF_PROBE | PF_KEEPALIVE)
         sent += 1
     if c.pend & (PF_ACK_NOW | PF_WND_UPDATE):
-        if _xmit(c, now, TCP_ACK_FLAG, c.snd_nxt, 0) < 0:
+        # A bare ACK carries the highest sequence number sent, not an SND.NXT pulled back by
+        # a retransmission timeout: the peer may already hold everything up to SND.MAX, and
+        # would find an older sequence number outside its window and drop the ACK with it
+        # (both sides retransmitting into each other's past is a deadlock).
+        if _xmit(c, now, TCP_ACK_FLAG, c.snd_max, 0) < 0:
             return -1
         sent += 1
     return sent

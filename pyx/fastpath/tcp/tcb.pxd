@@ -185,6 +185,7 @@ cdef struct tcp_conn_s:
     uint64_t last_rx_us         # for keepalive
     uint64_t last_tx_us         # for the restart window after idle (RFC 5681 4.1)
     uint64_t first_rtx_us       # when the oldest unacked data was first retransmitted (user timeout)
+    uint64_t last_rtx_us        # when we last retransmitted anything
     uint64_t chall_start_us     # challenge-ACK rate-limit window (RFC 5961 7)
     # --- counters and small state
     uint16_t snd_mss            # payload per segment (RFC 9293 3.7.1, minus option bytes)

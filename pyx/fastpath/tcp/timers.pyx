@@ -40,7 +40,7 @@ cdef void _rtx_timeout(tcp_conn_t* c, uint64_t now) noexcept nogil:
         c.pend |= PF_SYN_RTX
         c.rtt_start = 0
         return
-    if c.snd_wnd == 0 and ((c.pend & PF_PERSIST) or c.snd_una != c.snd_max):
+    if (c.pend & PF_PERSIST) or (c.snd_wnd == 0 and c.snd_una != c.snd_max):
         # The persist timer (RFC 1122 4.2.2.17): probe the zero window with backoff. The
         # connection is kept as long as the peer answers; unanswered probes count as retries.
         if c.retries >= c.cfg.max_retries:
