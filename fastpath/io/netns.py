@@ -1,9 +1,9 @@
 """Network namespaces and veth pairs for tests, benchmarks and labs (Linux, root).
 
-A ``Lab`` is one namespace holding both ends of a veth pair (``inner`` with an address the
-kernel answers on, ``outer`` where fastpath attaches) so nothing touches the host's own
-interfaces. Labs are named ``fplab-<pid>-<n>``; ``fastpath doctor --cleanup`` removes the labs of
-processes that no longer exist. Enter a namespace for the duration of a block with
+A ``Lab`` is two namespaces joined by a veth pair: ``outer`` where fastpath attaches and
+``inner`` where the kernel answers on an address of its own, so nothing touches the host's
+interfaces. Labs are named ``fplab-<pid>-<n>`` (and ``...-peer``); ``fastpath doctor --cleanup``
+removes the labs of processes that no longer exist. Enter a namespace for the duration of a block with
 ``with lab.entered():`` -- sockets, TAP devices and XDP attachments made inside stay in it.
 
 Namespaces are per thread: ``entered()`` switches only the calling thread.
@@ -92,10 +92,12 @@ def _sysctl(ns: str, key: str, value: str) -> None:
 
 @dataclass
 class Lab:
-    """One namespace with a veth pair inside: ``outer`` (fastpath's side, no address by
-    default) and ``inner`` (the kernel's side, ``inner_ip``). IPv6 is off on both, so the kernel
-    sends nothing on its own (no router solicitations, no MLD)."""
+    """Two namespaces joined by a veth pair: ``outer`` in ``ns`` (fastpath's side, no address
+    unless asked) and ``inner`` in ``peer_ns`` (the kernel's side, ``inner_ip``). Traffic
+    between them crosses the veth; nothing touches the host's interfaces. IPv6 is off on both
+    ends, so the kernel sends nothing on its own (no router solicitations, no MLD)."""
     ns: str
+    peer_ns: str
     outer: str
     inner: str
     inner_ip: str
@@ -116,54 +118,74 @@ class Lab:
         outer, inner = f"fpo{short}", f"fpi{short}"
         net = ipaddress.ip_network(subnet)
         hosts = list(itertools.islice(net.hosts(), 2))
-        lab = cls(ns=ns, outer=outer, inner=inner, inner_ip=str(hosts[0]),
-                  outer_ip=str(hosts[1]), prefix=net.prefixlen)
-        ip("netns", "add", ns)
+        lab = cls(ns=ns, peer_ns=ns + "-peer", outer=outer, inner=inner,
+                  inner_ip=str(hosts[0]), outer_ip=str(hosts[1]), prefix=net.prefixlen)
+        ip("netns", "add", lab.ns)
         try:
-            ip("link", "add", outer, "type", "veth", "peer", "name", inner, ns=ns)
-            for dev in (outer, inner):
-                _sysctl(ns, f"net.ipv6.conf.{dev}.disable_ipv6", "1")
+            ip("netns", "add", lab.peer_ns)
+            ip("link", "add", outer, "type", "veth", "peer", "name", inner, ns=lab.ns)
+            ip("link", "set", inner, "netns", lab.peer_ns, ns=lab.ns)
+            for dev, where in ((outer, lab.ns), (inner, lab.peer_ns)):
+                _sysctl(where, f"net.ipv6.conf.{dev}.disable_ipv6", "1")
                 if mtu:
-                    ip("link", "set", dev, "mtu", str(mtu), ns=ns)
-            ip("addr", "add", f"{lab.inner_ip}/{net.prefixlen}", "dev", inner, ns=ns)
+                    ip("link", "set", dev, "mtu", str(mtu), ns=where)
+                ip("link", "set", "lo", "up", ns=where)
+            ip("addr", "add", f"{lab.inner_ip}/{net.prefixlen}", "dev", inner, ns=lab.peer_ns)
             if outer_address:
-                ip("addr", "add", f"{lab.outer_ip}/{net.prefixlen}", "dev", outer, ns=ns)
-            ip("link", "set", "lo", "up", ns=ns)
-            ip("link", "set", inner, "up", ns=ns)
-            ip("link", "set", outer, "up", ns=ns)
-            lab.mac_inner = lab.mac(inner)
-            lab.mac_outer = lab.mac(outer)
+                ip("addr", "add", f"{lab.outer_ip}/{net.prefixlen}", "dev", outer, ns=lab.ns)
+            ip("link", "set", inner, "up", ns=lab.peer_ns)
+            ip("link", "set", outer, "up", ns=lab.ns)
+            lab.mac_inner = lab._mac(inner, lab.peer_ns)
+            lab.mac_outer = lab._mac(outer, lab.ns)
         except BaseException:
             lab.close()
             raise
         return lab
 
-    def mac(self, dev: str) -> str:
-        out = ip("-o", "link", "show", dev, ns=self.ns)
+    @staticmethod
+    def _mac(dev: str, ns: str) -> str:
+        out = ip("-o", "link", "show", dev, ns=ns)
         m = re.search(r"link/ether ([0-9a-f:]{17})", out)
         if not m:
             raise ConfigError(f"{dev} has no Ethernet address")
         return m.group(1)
 
+    @property
+    def outer_mac_bytes(self) -> bytes:
+        return bytes.fromhex(self.mac_outer.replace(":", ""))
+
+    @property
+    def inner_mac_bytes(self) -> bytes:
+        return bytes.fromhex(self.mac_inner.replace(":", ""))
+
     def entered(self):
+        """Run the block in fastpath's namespace (where ``outer`` is)."""
         return entered(self.ns)
+
+    def peer_entered(self):
+        """Run the block in the peer's namespace (where ``inner`` is)."""
+        return entered(self.peer_ns)
 
     def exec(self, *cmd: str, **kw) -> subprocess.CompletedProcess:
         return ns_exec(self.ns, *cmd, **kw)
 
-    def ip(self, *args: str, check: bool = True) -> str:
-        return ip(*args, ns=self.ns, check=check)
+    def peer_exec(self, *cmd: str, **kw) -> subprocess.CompletedProcess:
+        return ns_exec(self.peer_ns, *cmd, **kw)
 
-    def xdp_attached(self, dev: str) -> str | None:
-        """The name of the XDP program attached to ``dev`` (any mode), or None."""
-        out = ip("-d", "link", "show", dev, ns=self.ns, check=False)
-        m = re.search(r"prog/xdp id (\d+)", out)
-        return m.group(1) if m else None
+    def xdp_attached(self, dev: str | None = None, peer: bool = False) -> dict | None:
+        """{"mode": "native"|"generic"|..., "id": prog id, "name": prog name} of the XDP
+        program on ``dev`` (default ``outer``, or ``inner`` with peer=True), or None."""
+        dev = dev or (self.inner if peer else self.outer)
+        for entry in xdp_programs(self.peer_ns if peer else self.ns):
+            if entry["ifname"] == dev:
+                return entry
+        return None
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             ip("netns", "del", self.ns, check=False)
+            ip("netns", "del", self.peer_ns, check=False)
 
     def __enter__(self):
         return self
@@ -171,6 +193,32 @@ class Lab:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+XDP_MODES = {1: "native", 2: "generic", 3: "offload", 4: "multi"}
+
+
+def xdp_programs(ns: str | None = None) -> list[dict]:
+    """Every interface (of namespace ``ns``, or the current one) with an XDP program:
+    [{"ifname", "mode", "id", "name"}]."""
+    import json
+    out = ip("-j", "-d", "link", "show", ns=ns, check=False)
+    try:
+        links = json.loads(out) if out.strip() else []
+    except ValueError:
+        return []
+    found = []
+    for link in links:
+        x = link.get("xdp")
+        if not x:
+            continue
+        progs = x.get("attached") or ([{"mode": x.get("mode"), "prog": x["prog"]}]
+                                      if x.get("prog") else [])
+        for a in progs:
+            prog = a.get("prog", {})
+            found.append({"ifname": link["ifname"], "mode": XDP_MODES.get(a.get("mode"), "?"),
+                          "id": prog.get("id"), "name": prog.get("name", "")})
+    return found
 
 
 def leftover_labs() -> list[str]:
@@ -233,3 +281,41 @@ class PacketSocket:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def ping(address: str, count: int = 3, timeout: float = 1.0, ident: int | None = None) -> int:
+    """Send ``count`` ICMP echo requests to an IPv4 ``address`` from the calling thread's
+    namespace; return how many replies came back (each waited for up to ``timeout``)."""
+    import select
+    import socket as _s
+    import struct
+    import time as _t
+    from fastpath.wire.checksum import internet_checksum
+    ident = (os.getpid() & 0xFFFF) if ident is None else ident & 0xFFFF
+    sock = _s.socket(_s.AF_INET, _s.SOCK_RAW, _s.IPPROTO_ICMP)
+    got = 0
+    try:
+        for seq in range(1, count + 1):
+            body = b"fastpath-ping"
+            hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+            csum = internet_checksum(hdr + body)
+            sock.sendto(struct.pack("!BBHHH", 8, 0, csum, ident, seq) + body, (address, 0))
+            deadline = _t.monotonic() + timeout
+            while True:
+                left = deadline - _t.monotonic()
+                if left <= 0:
+                    break
+                r, _, _ = select.select([sock], [], [], left)
+                if not r:
+                    break
+                data, src = sock.recvfrom(65536)
+                ihl = (data[0] & 0x0F) * 4
+                if len(data) < ihl + 8 or src[0] != address:
+                    continue
+                t, _c, _k, i, s = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+                if t == 0 and i == ident and s == seq:
+                    got += 1
+                    break
+    finally:
+        sock.close()
+    return got

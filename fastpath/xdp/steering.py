@@ -199,6 +199,11 @@ class Steering(XdpProgram):
         for o in range(S.FP_OUTCOMES):
             tbl[tbl.Key(rid * S.FP_OUTCOMES + o)] = tbl.Leaf()
 
+    def reset_stats(self) -> None:
+        """Zero the counters of the reserved rules and every installed rule."""
+        for rid in [S.FP_RULE_DEFAULT, S.FP_RULE_OTHER] + list(self._rules):
+            self._clear_stats(rid)
+
     def rule_stats(self, rid: int) -> dict:
         """{outcome: (packets, bytes)} for one rule id, summed over CPUs."""
         tbl = self.table("fp_stats")

@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 
-from fastpath.errors import PrivilegeError, UnavailableError
+from fastpath.errors import ConfigError, PrivilegeError, UnavailableError
 
 BPF_MAP_CREATE = 0
 BPF_PROG_LOAD = 5
@@ -113,8 +113,9 @@ def prog_test_run(prog_fd: int, frame: bytes, *, repeat: int = 1, ifindex: int =
     ``ifindex`` -- XDP_TX transmits, XDP_REDIRECT redirects, XDP_PASS enters the stack -- which
     makes it an in-kernel packet generator; it returns no data and no meaningful verdict.
     ``ifindex`` is resolved in the calling thread's network namespace."""
-    if not frame:
-        raise ValueError("an XDP test run needs a frame of at least one byte")
+    if len(frame) < 14:
+        raise ConfigError(f"an XDP test run needs a frame of at least 14 bytes (an Ethernet "
+                          f"header), not {len(frame)}")
     data_in = ct.create_string_buffer(bytes(frame), len(frame))
     attr = _TestRunAttr()
     attr.prog_fd = prog_fd

@@ -143,6 +143,7 @@ class KernelHarness(Harness):
         try:
             with self.lab.entered():
                 self.dev = self.make_device()
+            with self.peer_namespace():
                 self.peer = PacketSocket(self.peer_ifname())
         except BaseException:
             self.close()
@@ -150,6 +151,9 @@ class KernelHarness(Harness):
 
     def peer_ifname(self):
         return self.lab.inner
+
+    def peer_namespace(self):
+        return self.lab.peer_entered()
 
     def inject(self, frames):
         self.peer.send(frames)
@@ -211,5 +215,8 @@ class TapHarness(KernelHarness):
 
     def peer_ifname(self):
         return self.dev.ifname
+
+    def peer_namespace(self):
+        return self.lab.entered()        # the TAP interface lives where it was made
 
 
