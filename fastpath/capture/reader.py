@@ -237,9 +237,9 @@ class _GzipStream:
     def readinto(self, mv):
         want = len(mv)
         while True:
-            if self.dec.unconsumed_tail:
-                data = self.dec.unconsumed_tail
-            elif self.dec.eof:
+            # At the end of a member zlib reports what follows as unused_data (and, after a
+            # bounded call, as unconsumed_tail too): test eof first.
+            if self.dec.eof:
                 data = self.dec.unused_data or self.raw.read(_GZIP_INPUT)
                 if not data:
                     return 0
@@ -250,6 +250,8 @@ class _GzipStream:
                     raise CaptureError(f"data that is not gzip follows the end of the gzip stream "
                                        f"(after {self.out} decompressed bytes)", self.path)
                 self.dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            elif self.dec.unconsumed_tail:
+                data = self.dec.unconsumed_tail
             else:
                 data = self.raw.read(_GZIP_INPUT)
                 if not data:
@@ -265,6 +267,20 @@ class _GzipStream:
                 mv[:n] = out
                 self.out += n
                 return n
+
+    def check_rest(self):
+        """Inflate (and discard) the rest of the stream: gzip checks its CRC only at the end of
+        a member, so a capture error found in corrupt data is better explained by this one."""
+        if self.failure is not None:
+            return self.failure
+        scratch = bytearray(1 << 20)
+        mv = memoryview(scratch)
+        try:
+            while self.readinto(mv):
+                pass
+        except CaptureError as e:
+            return e
+        return None
 
     def _more_nonzero(self):
         while True:
@@ -609,6 +625,8 @@ class CaptureReader:
                 first += n
             pos += consumed
             if status == _ix.ST_END or status == _ix.ST_ERROR:
+                if status == _ix.ST_ERROR and self.compression and src.failure is None:
+                    src.failure = src.check_rest()
                 if src.failure is not None:
                     raise self._wrap_failure(src.failure)
                 if status == _ix.ST_END:
