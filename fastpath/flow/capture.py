@@ -15,6 +15,7 @@ from fastpath.wire.record import (FRAME_DTYPE, INNER_ETH_IN_IP, INNER_GENEVE_ETH
                                   INNER_GRE_ETH, INNER_GRE_IP, INNER_IP_IN_IP, INNER_TEREDO,
                                   INNER_VXLAN, LINKTYPE_ETHERNET, LINKTYPE_RAW, OFFSET_NONE)
 
+from fastpath.flow.decap import scan
 from fastpath.flow.table import CONN_DTYPE, FlowTable
 
 # Tunnels whose inner packets are connections of their own (as Zeek decapsulates them).
@@ -46,72 +47,19 @@ def _inner_records(buffer, base, recs, verify_checksums):
     return parse_frames(buffer, index, base, verify_checksums)
 
 
-def _detect_teredo(buffer, base, recs):
-    """Mark UDP packets on any port whose payload is a Teredo-encapsulated IPv6 packet (RFC 4380
-    5.1), as Zeek's protocol detection does: an IPv6 header with a Teredo (2001:0::/32) source
-    or destination, optionally after an origin indication (and authentication) header."""
-    cand = np.nonzero((recs["ip_proto"] == 17) & (recs["inner_kind"] == 0) &
-                      (recs["payload_off"] != OFFSET_NONE) & (recs["payload_len"] >= 40))[0]
-    if not len(cand):
-        return recs
-    buf = np.frombuffer(buffer, dtype=np.uint8)
-    pay = recs["payload_off"][cand].astype(np.int64)
-    start = recs["data_off"][cand].astype(np.int64) - base + pay
-    end = recs["data_off"][cand].astype(np.int64) - base + recs["caplen"][cand].astype(np.int64)
-    ok = (start >= 0) & (end <= len(buf)) & (end - start >= 40)
-    cand, pay, start, end = cand[ok], pay[ok], start[ok], end[ok]
-    if not len(cand):
-        return recs
-
-    def byte(pos):
-        inside = pos < end
-        return np.where(inside, buf[np.minimum(pos, len(buf) - 1)], 0), inside
-
-    def v6_at(pos, need_prefix):
-        b0, ok0 = byte(pos)
-        good = ok0 & (pos + 40 <= end) & ((b0 >> 4) == 6)
-        if need_prefix:
-            src = good.copy()
-            dst = good.copy()
-            for i, v in enumerate((0x20, 0x01, 0x00, 0x00)):
-                src &= byte(pos + 8 + i)[0] == v
-                dst &= byte(pos + 24 + i)[0] == v
-            good = src | dst
-        return good
-
-    inner = np.full(len(cand), -1, np.int64)
-    direct = v6_at(start, True)
-    inner[direct] = start[direct]
-    b0, _ = byte(start)
-    b1, _ = byte(start + 1)
-    origin = (inner < 0) & (b0 == 0) & (b1 == 0)
-    hit = origin & v6_at(start + 8, False)
-    inner[hit] = start[hit] + 8
-    auth = (inner < 0) & (b0 == 0) & (b1 == 1)
-    if auth.any():
-        after = start + 13 + byte(start + 2)[0].astype(np.int64) + byte(start + 3)[0].astype(np.int64)
-        o0, _ = byte(after)
-        o1, _ = byte(after + 1)
-        hit = auth & (o0 == 0) & (o1 == 0) & v6_at(after + 8, False)
-        inner[hit] = after[hit] + 8
-    found = inner >= 0
-    if not found.any():
-        return recs
-    recs = recs.copy()
-    rows = cand[found]
-    recs["inner_kind"][rows] = INNER_TEREDO
-    recs["inner_off"][rows] = (pay + inner - start)[found]
-    return recs
-
-
 def decapsulate(buffer, base, recs, verify_checksums=False):
     """``recs`` plus the packets inside its tunnels, in time order; IP-level tunnel packets
     (GRE, IP-in-IP) are replaced by what they carry."""
     if not len(recs):
         return recs
-    recs = _detect_teredo(buffer, base, recs)
-    if not np.isin(recs["inner_kind"], _INNER_IP + _INNER_ETH).any():
+    rows, offs, tunnels = scan(buffer, base, np.ascontiguousarray(recs))
+    if tunnels == 0:
         return recs
+    if len(rows):
+        # UDP on other ports that carries Teredo (Zeek detects it by content).
+        recs = recs.copy()
+        recs["inner_kind"][rows] = INNER_TEREDO
+        recs["inner_off"][rows] = offs
     parts = [recs[~np.isin(recs["inner_kind"], _IP_LEVEL)]]
     level = recs
     for _ in range(MAX_TUNNEL_DEPTH):

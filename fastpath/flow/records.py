@@ -39,48 +39,64 @@ def _check(records):
                         "fastpath.flow.flows_from_capture)")
 
 
-def iter_dicts(records):
-    """One dict per record, with conn.log field names (None where Zeek writes ``-``)."""
+def _micro(ns):
+    # Zeek prints times with six decimals; integers avoid float rounding on large epochs.
+    us = (ns + 500) // 1000
+    return f"{us // 1000000}.{us % 1000000:06d}"
+
+
+def _rows(records):
+    """Per record: a tuple in FIELDS order (None where Zeek writes ``-``). Column-wise, with the
+    address strings cached: most addresses repeat."""
     _check(records)
-    for r in records:
-        v = int(r["ip_version"])
-        dur_ns = int(r["last_ts_ns"]) - int(r["ts_ns"])
-        productive = dur_ns > 0
-        proto = int(r["proto"])
-        hist = r["history"].decode("ascii")
-        yield {
-            "ts": int(r["ts_ns"]) / 1e9,
-            "id.orig_h": format_addr(r["orig_addr"], v),
-            "id.orig_p": int(r["orig_port"]),
-            "id.resp_h": format_addr(r["resp_addr"], v),
-            "id.resp_p": int(r["resp_port"]),
-            "proto": PROTO_NAMES.get(proto, "unknown_transport"),
-            "duration": dur_ns / 1e9 if productive else None,
-            "orig_bytes": int(r["orig_bytes"]) if productive else None,
-            "resp_bytes": int(r["resp_bytes"]) if productive else None,
-            "conn_state": CONN_STATE_NAMES[r["conn_state"]],
-            "missed_bytes": int(r["missed_bytes"]),
-            "history": hist or None,
-            "orig_pkts": int(r["orig_pkts"]),
-            "orig_ip_bytes": int(r["orig_ip_bytes"]),
-            "resp_pkts": int(r["resp_pkts"]),
-            "resp_ip_bytes": int(r["resp_ip_bytes"]),
-            "ip_proto": proto,
-            "vlan": int(r["vlan"]) or None,
-            "inner_vlan": int(r["inner_vlan"]) or None,
-            "tcp_state": TCP_STATE_NAMES[r["tcp_state"]] if proto == 6 else None,
-            "end": END_NAMES[r["end_reason"]],
-        }
+    n = len(records)
+    if n == 0:
+        return
+    cols = {k: records[k].tolist() for k in (
+        "ts_ns", "last_ts_ns", "orig_port", "resp_port", "proto", "orig_bytes", "resp_bytes",
+        "conn_state", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts",
+        "resp_ip_bytes", "vlan", "inner_vlan", "tcp_state", "end_reason", "ip_version")}
+    ob = np.ascontiguousarray(records["orig_addr"]).tobytes()
+    rb = np.ascontiguousarray(records["resp_addr"]).tobytes()
+    cache = {}
+
+    def addr(raw, v):
+        key = (raw, v)
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = format_addr(raw, v)
+        return text
+
+    for i in range(n):
+        v = cols["ip_version"][i]
+        ts = cols["ts_ns"][i]
+        dur = cols["last_ts_ns"][i] - ts
+        productive = dur > 0
+        proto = cols["proto"][i]
+        yield (ts, addr(ob[16 * i:16 * i + 16], v), cols["orig_port"][i],
+               addr(rb[16 * i:16 * i + 16], v), cols["resp_port"][i],
+               PROTO_NAMES.get(proto, "unknown_transport"),
+               dur if productive else None,
+               cols["orig_bytes"][i] if productive else None,
+               cols["resp_bytes"][i] if productive else None,
+               CONN_STATE_NAMES[cols["conn_state"][i]], cols["missed_bytes"][i],
+               cols["history"][i].decode("ascii") or None,
+               cols["orig_pkts"][i], cols["orig_ip_bytes"][i], cols["resp_pkts"][i],
+               cols["resp_ip_bytes"][i], proto, cols["vlan"][i] or None,
+               cols["inner_vlan"][i] or None,
+               TCP_STATE_NAMES[cols["tcp_state"][i]] if proto == 6 else None,
+               END_NAMES[cols["end_reason"][i]])
 
 
-def _cell(name, value):
-    if value is None:
-        return "-"
-    if name == "ts":
-        return f"{value:.6f}"
-    if name == "duration":
-        return f"{value:.6f}"
-    return str(value)
+def iter_dicts(records):
+    """One dict per record, with conn.log field names (None where Zeek writes ``-``); times in
+    seconds (float)."""
+    for row in _rows(records):
+        d = dict(zip(FIELDS, row))
+        d["ts"] = row[0] / 1e9
+        if row[6] is not None:
+            d["duration"] = row[6] / 1e9
+        yield d
 
 
 def tsv_header(path="conn"):
@@ -91,8 +107,12 @@ def tsv_header(path="conn"):
 
 def iter_tsv(records):
     """conn.log lines (without the header) for ``records``."""
-    for d in iter_dicts(records):
-        yield "\t".join(_cell(f, d[f]) for f in FIELDS)
+    for row in _rows(records):
+        cells = ["-" if c is None else str(c) for c in row]
+        cells[0] = _micro(row[0])
+        if row[6] is not None:
+            cells[6] = _micro(row[6])
+        yield "\t".join(cells)
 
 
 def iter_json(records):
