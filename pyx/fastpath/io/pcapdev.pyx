@@ -56,7 +56,9 @@ cdef class PcapReplayDevice(Device):
         ifaces = self.reader.interfaces
         self.linktype = ifaces[0][0] if ifaces else 1
         self.min_frame = 0
-        self.max_frame = 0x7fffffff
+        # The largest frame the capture declares (its snaplen), within the readers' limit.
+        snaps = [i[1] for i in ifaces if len(i) > 1 and i[1]] if ifaces else []
+        self.max_frame = min(max(snaps) if snaps else 262144, 262144)
         self._setup_burst(max_burst, max_held)
         self.chunks = iter(self.reader.chunks(max_packets=self.chunk_packets))
         self.chunk_len = 0

@@ -248,6 +248,7 @@ cdef struct FaultCounters:
     uint64_t reordered
     uint64_t corrupted
     uint64_t overflow          # copies that found the injector's own arena full
+    uint64_t oversize          # frames longer than the injector's slots (dropped)
 
 
 @cython.final
@@ -287,8 +288,8 @@ cdef class FaultInjector(Wrapper):
         self.txslots = NULL
 
     def __init__(self, Device inner not None, *, drop=0.0, duplicate=0.0, reorder=0.0,
-                 corrupt=0.0, seed=0, corrupt_from=0, directions=("rx",), slots=4096,
-                 max_pending=64, close_inner=True):
+                 corrupt=0.0, seed=0, corrupt_from=0, directions=("rx",), slots=None,
+                 max_pending=64, max_frame=None, close_inner=True):
         super().__init__(inner, close_inner=close_inner)
         for name, p in (("drop", drop), ("duplicate", duplicate), ("reorder", reorder),
                         ("corrupt", corrupt)):
@@ -299,8 +300,15 @@ cdef class FaultInjector(Wrapper):
             raise ConfigError(f"directions are 'rx' and/or 'tx', not {list(directions)}")
         if not 0 <= int(max_pending) <= 256:
             raise ConfigError(f"max_pending must be 0..256, not {max_pending!r}")
+        if slots is None:
+            slots = max(1024, 4 * inner.max_burst) + int(max_pending)
         if int(slots) < 2 * inner.max_burst + int(max_pending):
             slots = 2 * inner.max_burst + int(max_pending)
+        # Copies go into slots of the inner device's largest frame (at most 64 KiB unless
+        # max_frame says otherwise); a longer frame is dropped and counted as oversize.
+        mf = int(max_frame) if max_frame is not None else min(inner.max_frame, 65536)
+        if mf < 14:
+            raise ConfigError(f"max_frame must be at least 14 bytes, not {mf}")
         self.p_drop, self.p_duplicate = float(drop), float(duplicate)
         self.p_reorder, self.p_corrupt = float(reorder), float(corrupt)
         self.seed = int(seed) & 0xFFFFFFFFFFFFFFFF
@@ -309,7 +317,7 @@ cdef class FaultInjector(Wrapper):
         self.on_rx = "rx" in directions
         self.on_tx = "tx" in directions
         self.max_pending = int(max_pending)
-        self.arena = SlotArena(int(slots), (inner.max_frame + 63) & ~63)
+        self.arena = SlotArena(int(slots), (mf + 63) & ~63)
         mp = self.max_pending if self.max_pending > 0 else 1
         self.pending_rx = <FrameRef*>calloc(mp, sizeof(FrameRef))
         self.pending_rx_slot = <uint64_t*>calloc(mp, sizeof(uint64_t))
@@ -371,7 +379,9 @@ cdef class FaultInjector(Wrapper):
                 dst = self.arena.at(<uint32_t>slot)
                 length = src[i].caplen
                 if length > self.arena.slot_size:
-                    length = self.arena.slot_size
+                    self.arena.give(<uint32_t>slot)
+                    fc.oversize += 1
+                    continue
                 memcpy(dst, base + src[i].data_off, length)
                 if length > self.corrupt_from and rng_chance(&self.rng, self.p_corrupt):
                     pos = self.corrupt_from + <uint32_t>(rng_next(&self.rng) % (length - self.corrupt_from))
@@ -450,6 +460,9 @@ cdef class FaultInjector(Wrapper):
         cdef uint32_t i, m = 0
         cdef int64_t slot
         for i in range(n):
+            if src[i].caplen > self.arena.slot_size:
+                self.rxc.oversize += 1
+                continue
             slot = self.arena.take()
             if slot < 0 or m >= cap:
                 if slot >= 0:
@@ -523,7 +536,8 @@ cdef class FaultInjector(Wrapper):
                       f"fault_{tag}_duplicated": fc.duplicated,
                       f"fault_{tag}_reordered": fc.reordered,
                       f"fault_{tag}_corrupted": fc.corrupted,
-                      f"fault_{tag}_overflow": fc.overflow})
+                      f"fault_{tag}_overflow": fc.overflow,
+                      f"fault_{tag}_oversize": fc.oversize})
         d["fault_rx_pending"] = self.n_pending_rx
         d["fault_tx_pending"] = self.n_pending_tx
         d["fault_held"] = self.held
