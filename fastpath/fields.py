@@ -62,9 +62,10 @@ def build_levels(buf, recs, base, verify_checksums):
         inner_off = np.where(has, cur["inner_off"], 0).astype(np.uint64)
         idx["data_off"] = cur["data_off"] + inner_off
         idx["caplen"] = np.where(has, cur["caplen"].astype(np.int64) - inner_off.astype(np.int64), 0)
-        # The inner packet is as long as what carries it: a quote ends where the ICMP message
-        # ends (tshark checks a quoted header's checksum when the quote holds all of it).
-        idx["wirelen"] = np.where(cur["inner_kind"] == R.INNER_ICMP_QUOTE, idx["caplen"],
+        # A tunnelled packet is as long as what carries it. A quoted one is marked with the
+        # wire length QUOTED_WIRELEN: its IP length is believed, and the bytes the quote leaves
+        # out count as not captured (checksums unverifiable), as in tshark's error packets.
+        idx["wirelen"] = np.where(cur["inner_kind"] == R.INNER_ICMP_QUOTE, R.QUOTED_WIRELEN,
                                   np.maximum(cur["wirelen"].astype(np.int64) - inner_off.astype(np.int64), 0))
         eth_inside = np.isin(cur["inner_kind"], R.INNER_ETHERNET_KINDS)
         # Protocol 41 names an IPv6 payload: a header with another version is a bad IPv6

@@ -362,3 +362,39 @@ def _seed_frames():
         build.ip_packet("10.0.0.1", "10.0.0.2", 47, bytes.fromhex("a000" "6558") + b"\0" * 40, ethernet=MACS),
         build.arp_request(MACS[0], "10.0.0.1", "10.0.0.2"),
     ]
+
+
+def _break_checksums(frame, offsets):
+    f = bytearray(frame)
+    for o in offsets:
+        f[o] ^= 0x5A
+    return f
+
+
+@pytest.mark.parametrize("frame,csum_offsets", [
+    (TCP_SYN_FRAME, (14 + 10, 34 + 16)),
+    (build.udp_packet("2001:db8::1", "2001:db8::2", 1, 2, b"abc", ethernet=MACS), (14 + 40 + 6,)),
+    (build.icmp_echo("10.0.0.1", "10.0.0.2", 1, 2, b"ping", ethernet=MACS), (14 + 10, 34 + 2)),
+    (build.icmp_echo("fe80::1", "fe80::2", 1, 2, b"ping", ethernet=MACS), (14 + 40 + 2,)),
+])
+def test_fill_checksums_restores_every_checksum(frame, csum_offsets):
+    from fastpath.wire.parse import fill_checksums
+    broken = _break_checksums(frame, csum_offsets)
+    r = parse_packet(bytes(broken), verify_checksums=True)
+    assert R.CSUM_BAD in (r["csum_ip"], r["csum_l4"])
+    assert fill_checksums(broken) == (2 if frame[12:14] == b"\x08\x00" else 1)
+    assert bytes(broken) == frame            # exactly what a correct sender would have sent
+
+
+def test_fill_checksums_batch_and_leaves_fragments_alone():
+    from fastpath.wire.parse import fill_checksums_batch
+    frames = [bytearray(_break_checksums(TCP_SYN_FRAME, (34 + 16,))) for _ in range(3)]
+    buf = bytearray(b"".join(frames))
+    lens = [len(f) for f in frames]
+    assert fill_checksums_batch(buf, np.cumsum([0] + lens[:-1]), lens) == 6
+    assert bytes(buf) == TCP_SYN_FRAME * 3
+    frag = bytearray(TCP_SYN_FRAME)
+    frag[14 + 6] |= 0x20                     # MF: the segment is incomplete
+    assert fill_checksums_batch(frag, [0], [len(frag)]) == 1   # IPv4 header only
+    with pytest.raises(ValueError, match="does not fit"):
+        fill_checksums_batch(buf, [0], [len(buf) + 1])

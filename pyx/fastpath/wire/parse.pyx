@@ -14,8 +14,8 @@ from libc.string cimport memcpy, memset
 cimport numpy as cnp
 import numpy as np
 
-from fastpath.includes.byteorder cimport load_be16, load_be32, load_le32
-from fastpath.wire.checksum cimport csum_partial, csum_ok, pseudo_header_v4, pseudo_header_v6
+from fastpath.includes.byteorder cimport load_be16, load_be32, load_le32, store_be16
+from fastpath.wire.checksum cimport csum_partial, csum_ok, csum_finish
 from fastpath.wire.record cimport *
 from fastpath.wire.ipv6 cimport ipv6_ext_t, ipv6_walk
 from fastpath.wire.tcp cimport tcp_repr_t, tcp_parse_options
@@ -395,7 +395,8 @@ cdef inline void parse_tcp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end
                     r.tcp_sack_max = t.sack_right[i]
         if t.options & OPT_MALFORMED:
             set_error(r, ERR_BAD_OPTION)
-    r.payload_off = <uint16_t>(l4 + doff)
+    if doff <= avail:
+        r.payload_off = <uint16_t>(l4 + doff)     # (never past what was captured)
     r.payload_len = <uint32_t>(seg_len - doff) if seg_len > doff else 0
     if not verify:
         r.csum_l4 = CSUM_UNVERIFIED
@@ -440,8 +441,9 @@ cdef inline void parse_udp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end
         r.csum_l4 = CSUM_ILLEGAL if ipv6 else CSUM_NONE
     elif not verify:
         r.csum_l4 = CSUM_UNVERIFIED
-    elif can_verify and avail >= seg_len and avail >= ulen:
-        # Verified only when the whole IP payload was captured, as tshark does.
+    elif can_verify and avail >= ulen and (avail >= seg_len or r.wirelen == QUOTED_WIRELEN):
+        # Verified when the whole IP payload was captured (as tshark does); in a quote from an
+        # ICMP error, whose IP length describes the original, when the datagram was quoted whole.
         r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(h, <size_t>ulen, pseudo)) else CSUM_BAD
     else:
         r.csum_l4 = CSUM_UNVERIFIED
@@ -947,3 +949,99 @@ def verify_batch(buf, offsets, lengths, int linktype=LINKTYPE_ETHERNET):
     (IPv4 header; TCP, UDP, ICMP or ICMPv6)."""
     recs = parse_batch(buf, offsets, lengths, linktype, None, True)
     return recs["csum_ip"].copy(), recs["csum_l4"].copy()
+
+
+# ---------------------------------------------------------------- filling checksums
+
+cdef int fill_frame_checksums(uint8_t* p, uint32_t caplen, uint16_t linktype) noexcept nogil:
+    # Recompute the IPv4 header checksum and the TCP / UDP / ICMP / ICMPv6 checksum of one
+    # frame in place. Returns how many were written; a header that is truncated, a fragment, or
+    # a segment not wholly captured is left alone.
+    cdef PacketRecord r
+    cdef Py_ssize_t l3, l4, seg
+    cdef uint8_t* h
+    cdef uint64_t pseudo
+    cdef ipv6_ext_t ext
+    cdef int written = 0
+    cdef Py_ssize_t csum_at
+    cdef uint16_t csum
+    memset(&r, 0, sizeof(PacketRecord))
+    r.wirelen = caplen
+    parse_frame(p, caplen, linktype, &r, False)
+    if r.ip_version == 0 or r.l3_off == OFF_NONE:
+        return 0
+    l3 = r.l3_off
+    h = p + l3
+    if r.ip_version == 4:
+        if caplen - l3 < (h[0] & 0x0f) * 4:
+            return 0
+        store_be16(h + 10, 0)
+        store_be16(h + 10, csum_finish(csum_partial(h, <size_t>((h[0] & 0x0f) * 4), 0)))
+        written += 1
+        pseudo = csum_partial(h + 12, 8, 0)
+    else:
+        if ipv6_walk(h, caplen - l3, &ext) < 0:
+            return written
+        pseudo = csum_partial(ext.home_addr if ext.home_addr != NULL else h + 8, 16, 0)
+        pseudo = csum_partial(ext.final_dst if ext.final_dst != NULL else h + 24, 16, pseudo)
+    if r.l4_off == OFF_NONE or r.ip_flags & IPF_FRAGMENT or r.error != ERR_NONE:
+        return written
+    l4 = r.l4_off
+    if r.ip_proto == IPPROTO_TCP:
+        seg = r.payload_off - l4 + r.payload_len
+        csum_at = 16
+    elif r.ip_proto == IPPROTO_UDP:
+        seg = 8 + r.payload_len
+        csum_at = 6
+    elif r.ip_proto == IPPROTO_ICMP and r.ip_version == 4:
+        seg = 8 + r.payload_len
+        csum_at = 2
+    elif r.ip_proto == IPPROTO_ICMPV6 and r.ip_version == 6:
+        seg = 8 + r.payload_len
+        csum_at = 2
+    else:
+        return written
+    if l4 + seg > caplen:
+        return written
+    if r.ip_proto != IPPROTO_ICMP:
+        pseudo = pseudo_add(pseudo, r.ip_proto, seg)
+    else:
+        pseudo = 0
+    store_be16(p + l4 + csum_at, 0)
+    csum = csum_finish(csum_partial(p + l4, <size_t>seg, pseudo))
+    if r.ip_proto == IPPROTO_UDP and csum == 0:
+        csum = 0xffff           # RFC 768: zero is "no checksum"
+    store_be16(p + l4 + csum_at, csum)
+    return written + 1
+
+
+def fill_checksums(frame, int linktype=LINKTYPE_ETHERNET):
+    """Recompute every checksum of one frame in place (``frame`` is writable: bytearray,
+    numpy array, writable memoryview). Returns how many were written (0 to 2)."""
+    cdef uint8_t[::1] data = memoryview(frame).cast("B")
+    if data.shape[0] == 0:
+        return 0
+    if data.shape[0] > 0xffffffff:
+        raise ValueError("a frame longer than 4 GiB")
+    return fill_frame_checksums(&data[0], <uint32_t>data.shape[0], <uint16_t>linktype)
+
+
+def fill_checksums_batch(buf, offsets, lengths, int linktype=LINKTYPE_ETHERNET):
+    """``fill_checksums`` over many frames of one writable buffer, without the GIL. Returns the
+    number of checksums written."""
+    cdef uint8_t[::1] data = memoryview(buf).cast("B")
+    cdef const int64_t[::1] off = np.ascontiguousarray(offsets, dtype=np.int64)
+    cdef const int64_t[::1] ln = np.ascontiguousarray(lengths, dtype=np.int64)
+    cdef Py_ssize_t n = off.shape[0], i, size = data.shape[0]
+    cdef long total = 0
+    if ln.shape[0] != n:
+        raise ValueError(f"{n} offsets but {ln.shape[0]} lengths")
+    for i in range(n):
+        if off[i] < 0 or ln[i] < 0 or off[i] + ln[i] > size or ln[i] > 0xffffffff:
+            raise ValueError(f"frame {i} (offset {off[i]}, length {ln[i]}) does not fit in a "
+                             f"buffer of {size} bytes")
+    with nogil:
+        for i in range(n):
+            if ln[i]:
+                total += fill_frame_checksums(&data[off[i]], <uint32_t>ln[i], <uint16_t>linktype)
+    return total
