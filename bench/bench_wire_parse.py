@@ -71,18 +71,20 @@ def c_ring(bench_lib):
     return bench_lib.c_reference(bench_lib.CRingRef)
 
 
-def median_s(benchmark):
+def times(benchmark):
+    """(median, fastest round) in seconds, or (None, None) when benchmarking is disabled."""
     stats = getattr(benchmark, "stats", None)
-    return None if stats is None else stats.stats.median
+    return (None, None) if stats is None else (stats.stats.median, stats.stats.min)
 
 
 def test_parse_pcap_c_reference(benchmark, bench_capture, c_parse, wire_board):
     benchmark.group = "wire-parse-pcap"
     n = benchmark.pedantic(c_parse.parse_count, args=(bench_capture,), rounds=9, warmup_rounds=1)
     assert n > 0
-    t = median_s(benchmark)
+    t, tb = times(benchmark)
     if t:
-        wire_board.record("parse_pcap_c_mpps", n / t / 1e6, f"bench/c/parse_ref.c -O2, {n} packets")
+        wire_board.record("parse_pcap_c_mpps", n / t / 1e6, f"bench/c/parse_ref.c -O2, {n} packets",
+                          best=n / tb / 1e6)
 
 
 def test_parse_pcap_fastpath(benchmark, bench_lib, bench_capture, c_parse, wire_board):
@@ -93,9 +95,10 @@ def test_parse_pcap_fastpath(benchmark, bench_lib, bench_capture, c_parse, wire_
     # Same file, same packets, same fields as the C walker (checksum status aside).
     ref = c_parse.parse(bench_capture, len(recs) + 1)
     assert not bench_lib.compare_records(recs, ref)
-    t = median_s(benchmark)
+    t, tb = times(benchmark)
     if t:
-        wire_board.record("parse_pcap_fastpath_mpps", len(recs) / t / 1e6, label)
+        wire_board.record("parse_pcap_fastpath_mpps", len(recs) / t / 1e6, label,
+                          best=len(recs) / tb / 1e6)
 
 
 def stream_count(path, chunk_packets=65536):
@@ -114,10 +117,27 @@ def test_parse_pcap_fastpath_streaming(benchmark, bench_capture, c_parse, wire_b
     benchmark.group = "wire-parse-pcap"
     n = benchmark.pedantic(stream_count, args=(bench_capture,), rounds=9, warmup_rounds=1)
     assert n == c_parse.parse_count(bench_capture)
-    t = median_s(benchmark)
+    t, tb = times(benchmark)
     if t:
         wire_board.record("parse_pcap_stream_mpps", n / t / 1e6,
-                          "fastpath.packets.iter_parse, 65536-packet chunks, records dropped")
+                          "fastpath.packets.iter_parse, 65536-packet chunks, records dropped",
+                          best=n / tb / 1e6)
+
+
+def test_parse_pcap_paired(benchmark, bench_lib, bench_capture, c_parse, wire_board):
+    """fastpath and C in alternating rounds; the ratio per pair (see conftest.paired_ratio)."""
+    benchmark.group = "wire-parse-paired"
+    _, parse_capture = bench_lib.capture_parser()
+
+    def pairs():
+        return (bench_lib.paired_ratio(lambda: parse_capture(bench_capture),
+                                       lambda: c_parse.parse_count(bench_capture)),
+                bench_lib.paired_ratio(lambda: stream_count(bench_capture),
+                                       lambda: c_parse.parse_count(bench_capture)))
+    (whole, wr), (stream, sr) = benchmark.pedantic(pairs, rounds=1, iterations=1)
+    benchmark.extra_info.update({"parse_capture_vs_c": wr, "iter_parse_vs_c": sr})
+    wire_board.record("paired_pcap_vs_c", whole, f"median of 11 ABBA pairs, range {wr[0]:.2f}-{wr[-1]:.2f}")
+    wire_board.record("paired_stream_vs_c", stream, f"median of 11 ABBA pairs, range {sr[0]:.2f}-{sr[-1]:.2f}")
 
 
 # ---------------------------------------------------------------- frames at known offsets
@@ -127,9 +147,10 @@ def test_parse_ring_c_reference(benchmark, bench_frames, c_ring, wire_board):
     out = c_ring.records(len(index))
     benchmark.pedantic(c_ring.parse, args=(data, index, out), rounds=15, warmup_rounds=2)
     assert (out["caplen"] == index["caplen"]).all()
-    t = median_s(benchmark)
+    t, tb = times(benchmark)
     if t:
-        wire_board.record("ring_c_mpps", len(index) / t / 1e6, "bench/c/parse_ring_ref.c -O2, whole capture in memory")
+        wire_board.record("ring_c_mpps", len(index) / t / 1e6, "bench/c/parse_ring_ref.c -O2, whole capture in memory",
+                          best=len(index) / tb / 1e6)
 
 
 def test_parse_ring_fastpath(benchmark, bench_lib, bench_frames, c_ring, wire_board):
@@ -144,10 +165,24 @@ def test_parse_ring_fastpath(benchmark, bench_lib, bench_frames, c_ring, wire_bo
     lacks = bench_lib.fields_c_lacks(ref.dtype)
     if lacks:
         wire_board.record("c_lacks_fields", len(lacks), "PACKET_DTYPE fields the C reference does not fill: " + ", ".join(lacks))
-    t = median_s(benchmark)
+    t, tb = times(benchmark)
     if t:
         wire_board.record("ring_fastpath_mpps", len(index) / t / 1e6,
-                          "parse_frames(buf, index, out=...), whole capture in memory")
+                          "parse_frames(buf, index, out=...), whole capture in memory",
+                          best=len(index) / tb / 1e6)
+
+
+def test_parse_ring_paired(benchmark, bench_lib, bench_frames, c_ring, wire_board):
+    benchmark.group = "wire-parse-paired"
+    data, index = bench_frames
+    out = np.zeros(len(index), dtype=PACKET_DTYPE)
+    cout = c_ring.records(len(index))
+    ratio, rs = benchmark.pedantic(
+        bench_lib.paired_ratio, args=(lambda: parse_frames(data, index, out=out),
+                                      lambda: c_ring.parse(data, index, cout)),
+        kwargs={"rounds": 15}, rounds=1, iterations=1)
+    benchmark.extra_info["parse_frames_vs_c"] = rs
+    wire_board.record("paired_ring_vs_c", ratio, f"median of 15 ABBA pairs, range {rs[0]:.2f}-{rs[-1]:.2f}")
 
 
 @pytest.fixture(scope="module")
@@ -171,9 +206,10 @@ def test_parse_burst_c_reference(benchmark, burst, c_ring, wire_board):
     out = c_ring.records(len(index))
     benchmark(c_ring.parse, data, index, out)
     assert (out["error"] == 0).all()
-    t = median_s(benchmark)
+    t, tb = times(benchmark)
     if t:
-        wire_board.record("burst_c_mpps", len(index) / t / 1e6, "1024-frame burst, C via ctypes")
+        wire_board.record("burst_c_mpps", len(index) / t / 1e6, "1024-frame burst, C via ctypes",
+                          best=len(index) / tb / 1e6)
 
 
 def test_parse_burst_fastpath(benchmark, burst, wire_board):
@@ -182,10 +218,11 @@ def test_parse_burst_fastpath(benchmark, burst, wire_board):
     out = np.zeros(len(index), dtype=PACKET_DTYPE)
     recs = benchmark(parse_frames, data, index, out=out)
     assert (recs["error"] == 0).all() and (recs["l3_off"] != 0xFFFF).sum() > 1000 * 0.9
-    t = median_s(benchmark)
+    t, tb = times(benchmark)
     if t:
         wire_board.record("burst_fastpath_mpps", len(index) / t / 1e6,
-                          "1024-frame burst, parse_frames(out=...), Python call included")
+                          "1024-frame burst, parse_frames(out=...), Python call included",
+                          best=len(index) / tb / 1e6)
 
 
 # ---------------------------------------------------------------- streaming memory
