@@ -85,7 +85,7 @@ cdef inline void _init_cwnd(tcp_conn_t* c) noexcept nogil:
 
 cdef inline void _handshake_rtt(tcp_conn_t* c, uint64_t now) noexcept nogil:
     if c.rtt_start and not (c.pend & PF_SYN_RTX):
-        tcp_rtt_sample(c, <uint32_t>(now - c.rtt_start))
+        tcp_rtt_sample(c, tcp_timing_elapsed(c, now))
     elif (c.pend & PF_SYN_RTX) and c.srtt_us == 0 and c.rto_us < RTO_AFTER_SYN_RTX_US:
         c.rto_us = RTO_AFTER_SYN_RTX_US        # RFC 6298 5.7
     c.rtt_start = 0
@@ -241,7 +241,7 @@ cdef void _process_ack(tcp_conn_t* c, uint64_t now, const tcp_repr_t* seg, uint3
     if seq_gt(ack, c.snd_una):
         acked = ack - c.snd_una
         if c.rtt_start and seq_gt(ack, c.rtt_seq):
-            tcp_rtt_sample(c, <uint32_t>(now - c.rtt_start))
+            tcp_rtt_sample(c, tcp_timing_elapsed(c, now))
             c.rtt_start = 0
             sampled = True
         if not sampled and c.first_rtx_us:
@@ -426,6 +426,7 @@ cdef int tcp_input(tcp_conn_t* c, uint64_t now, const tcp_repr_t* seg, const uin
     cdef uint32_t seq = seg.seq, seglen, wnd, skip, dlen = length
     cdef const uint8_t* data = payload
     cdef bint fin, acceptable
+    cdef tcp_repr_t tmp
     if st == TCPS_CLOSED or st == TCPS_LISTEN:
         return IN_NOCONN
     if st == TCPS_SYN_SENT:
@@ -450,7 +451,7 @@ cdef int tcp_input(tcp_conn_t* c, uint64_t now, const tcp_repr_t* seg, const uin
     if st == TCPS_TIME_WAIT and (f & TCP_FIN) and not (f & (TCP_RST | TCP_SYN)) and \
             seq + length + 1 == c.rcv_nxt:
         c.pend |= PF_ACK_NOW
-        c.t_2msl = now + 2 * <uint64_t>c.cfg.msl_us
+        c.t_2msl = tcp_deadline(now, 2 * <uint64_t>c.cfg.msl_us)
         return IN_OK
 
     # SYN in a synchronized state (RFC 5961 4.2, RFC 9293 3.10.7.4 fourth): whatever its
@@ -458,6 +459,15 @@ cdef int tcp_input(tcp_conn_t* c, uint64_t now, const tcp_repr_t* seg, const uin
     # means our SYN-ACK was lost: send it again.
     if f & TCP_SYN:
         if st == TCPS_SYN_RECEIVED:
+            if (seq == c.irs and (f & TCP_ACK_FLAG) and not (f & TCP_RST) and
+                    not (c.opts & TF_PASSIVE) and seq_gt(seg.ack, c.snd_una) and
+                    seq_le(seg.ack, c.snd_max)):
+                # Simultaneous open (RFC 9293 3.5 figure 8, line 6): the peer's SYN,ACK
+                # acknowledges our SYN. Its SYN was already counted: go on as for an ACK.
+                tmp = seg[0]
+                tmp.flags &= ~TCP_SYN
+                tmp.seq = c.irs + 1
+                return tcp_input(c, now, &tmp, payload, length)
             if seq == c.irs and not (f & TCP_RST):
                 c.snd_nxt = c.iss
                 c.pend |= PF_SYN_RTX

@@ -15,13 +15,13 @@ cdef void tcp_set_state(tcp_conn_t* c, uint8_t state, uint64_t now) noexcept nog
     if state == TCPS_ESTABLISHED and c.state < TCPS_ESTABLISHED:
         c.events |= EV_ESTABLISHED | EV_WRITABLE
         if c.opts & TF_KEEPALIVE:
-            c.t_keep = now + c.cfg.keepalive_idle_us
+            c.t_keep = tcp_deadline(now, c.cfg.keepalive_idle_us)
     if state == TCPS_TIME_WAIT:
         # RFC 9293 3.10.7.4: 2 MSL, and nothing else runs in TIME-WAIT.
         c.t_rtx = 0
         c.t_delack = 0
         c.t_keep = 0
-        c.t_2msl = now + 2 * <uint64_t>c.cfg.msl_us
+        c.t_2msl = tcp_deadline(now, 2 * <uint64_t>c.cfg.msl_us)
         c.events |= EV_TIME_WAIT
     c.state = state
 
@@ -246,8 +246,7 @@ cdef inline int _send_at(tcp_conn_t* c, uint64_t now, uint32_t seq, uint32_t len
             c.first_rtx_us = now
         c.last_rtx_us = now
     elif c.rtt_start == 0 and (length or fin):
-        c.rtt_start = now
-        c.rtt_seq = seq
+        tcp_timing_start(c, now, seq)
     if seq_gt(end, c.snd_max):
         c.snd_max = end
     _arm_rtx(c, now)
@@ -386,8 +385,7 @@ cdef int tcp_output(tcp_conn_t* c, uint64_t now) noexcept nogil:
             if seq_gt(c.snd_nxt, c.snd_max):
                 c.snd_max = c.snd_nxt
             if c.rtt_start == 0 and not (c.pend & PF_SYN_RTX):
-                c.rtt_start = now
-                c.rtt_seq = c.iss
+                tcp_timing_start(c, now, c.iss)
             _arm_rtx(c, now)
             return 1
         if (c.pend & PF_ACK_NOW) and st == TCPS_SYN_RECEIVED:

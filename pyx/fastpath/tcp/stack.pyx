@@ -361,7 +361,7 @@ cdef void _after(tcp_stack_t* st, tcp_conn_t* c, uint64_t now) noexcept nogil:
     if (c.state == TCPS_FIN_WAIT_2 and c.t_2msl == 0 and
             not (c.owner_flags & (SF_USER | SF_ACCEPTQ))):
         # An orphan waiting for a FIN that may never come: bounded like Linux's tcp_fin_timeout.
-        c.t_2msl = now + 2 * <uint64_t>c.cfg.msl_us
+        c.t_2msl = tcp_deadline(now, 2 * <uint64_t>c.cfg.msl_us)
     if c.state == TCPS_CLOSED:
         _unlink(st, c)
         if not (c.owner_flags & SF_USER):

@@ -175,7 +175,7 @@ cdef struct tcp_conn_s:
     uint32_t rto_us
     uint32_t rtt_seq            # the segment being timed (Karn's rule: never a retransmission)
     # --- timers: absolute deadlines in microseconds, 0 when off
-    uint64_t rtt_start          # 0: not timing
+    uint64_t rtt_start          # start time + 1 (0: not timing; the clock may start at 0)
     uint64_t t_rtx              # retransmission, or persist when the peer's window is zero
     uint64_t t_delack
     uint64_t t_keep             # keepalive
@@ -272,3 +272,17 @@ cdef inline uint64_t tcp_min_deadline(uint64_t a, uint64_t b) noexcept nogil:
     if b == 0:
         return a
     return a if a < b else b
+
+
+cdef inline void tcp_timing_start(tcp_conn_t* c, uint64_t now, uint32_t seq) noexcept nogil:
+    c.rtt_start = now + 1
+    c.rtt_seq = seq
+
+
+cdef inline uint32_t tcp_timing_elapsed(const tcp_conn_t* c, uint64_t now) noexcept nogil:
+    return <uint32_t>(now + 1 - c.rtt_start)
+
+
+cdef inline uint64_t tcp_deadline(uint64_t now, uint64_t delta) noexcept nogil:
+    # An absolute deadline, never 0 (0 means "timer off").
+    return now + delta if now + delta else 1

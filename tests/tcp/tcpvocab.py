@@ -1,0 +1,151 @@
+"""A test vocabulary for the TCP state machine, in the style of smoltcp's socket tests.
+
+Build a connection directly in a state (``established()``, ``fin_wait_1()``, ...), ``send`` it
+a segment as the peer would, and check what comes back with ``one(...)`` / ``nothing(...)``
+and the connection's variables. Sequence numbers are fixed: we start at LOCAL_ISS, the peer at
+REMOTE_ISS, so after the handshake our next octet is L and the peer's is R.
+"""
+from fastpath.tcp import (TcpConfig, TcpConnection, Segment, State, SYN, ACK, FIN, RST, PSH)
+
+LOCAL = ("192.168.1.1", 49500)
+REMOTE = ("192.168.1.2", 80)
+LOCAL_ISS = 10_000
+REMOTE_ISS = 50_000
+L = LOCAL_ISS + 1           # our first data octet
+R = REMOTE_ISS + 1          # the peer's first data octet
+T0 = 1_000_000              # the builders leave the clock here (microseconds)
+MSS = 1460
+
+# No options, no delayed ACK, NewReno: every reply is predictable. Tests that need an option
+# turn it on with config(...).
+BASE = TcpConfig(timestamps=False, sack=False, window_scaling=False, sndbuf=65535,
+                 rcvbuf=32768, delack_us=0, rto_initial_us=1_000_000, rto_min_us=200_000,
+                 congestion_control="newreno", initial_window=10)
+
+
+def config(**changes):
+    return BASE.replace(**changes)
+
+
+def seg(seq, ack=None, flags=None, window=65535, payload=b"", **options):
+    """A segment from the peer. ``flags`` defaults to ACK when ``ack`` is given."""
+    if flags is None:
+        flags = ACK if ack is not None else 0
+    return Segment(seq=seq, ack=ack or 0, flags=flags, window=window, payload=payload,
+                   sport=REMOTE[1], dport=LOCAL[1], **options)
+
+
+def send(conn, segment, now=T0):
+    """The peer's segment arrives; returns our replies."""
+    return conn.process(now, segment)
+
+
+def recv(conn, now=T0):
+    """Run due timers and output; returns what we send."""
+    return conn.dispatch(now)
+
+
+def one(replies, **expected):
+    """Exactly one reply, whose fields equal ``expected`` (flags compared exactly)."""
+    assert len(replies) == 1, f"expected one segment, got {replies}"
+    return match(replies[0], **expected)
+
+
+def match(s, **expected):
+    for k, v in expected.items():
+        got = getattr(s, k)
+        assert got == v, f"{k}: expected {v!r}, got {got!r} in {s}"
+    return s
+
+
+def nothing(replies):
+    assert replies == [], f"expected no segment, got {replies}"
+
+
+# ------------------------------------------------------------------ builders by state
+
+def syn_sent(cfg=None, now=0):
+    conn = TcpConnection(LOCAL, REMOTE, cfg or BASE)
+    out = conn.connect(now, iss=LOCAL_ISS, ts_offset=0)
+    one(out, flags=SYN, seq=LOCAL_ISS)
+    assert conn.state == State.SYN_SENT
+    return conn
+
+
+def established(cfg=None, window=65535, now=T0, **synack_options):
+    """Active open completed at ``now``: SND.UNA = SND.NXT = L, RCV.NXT = R."""
+    conn = syn_sent(cfg)
+    synack_options.setdefault("mss", MSS)
+    out = send(conn, seg(REMOTE_ISS, L, SYN | ACK, window=window, **synack_options), now=now)
+    one(out, flags=ACK, seq=L, ack=R)
+    assert conn.state == State.ESTABLISHED
+    return conn
+
+
+def syn_received(cfg=None, now=0, **syn_options):
+    """Passive open: the peer's SYN arrived, our SYN-ACK went out."""
+    syn_options.setdefault("mss", MSS)
+    conn = TcpConnection.accept(seg(REMOTE_ISS, flags=SYN, **syn_options), now, LOCAL, REMOTE,
+                                cfg or BASE, iss=LOCAL_ISS)
+    one(recv(conn, now), flags=SYN | ACK, seq=LOCAL_ISS, ack=R)
+    assert conn.state == State.SYN_RECEIVED
+    return conn
+
+
+def established_passive(cfg=None, now=T0, window=65535, **syn_options):
+    conn = syn_received(cfg, **syn_options)
+    nothing(send(conn, seg(R, L, window=window), now=now))
+    assert conn.state == State.ESTABLISHED
+    return conn
+
+
+def fin_wait_1(cfg=None, now=T0):
+    """Established, then we shut down: our FIN (seq L) is out, unacknowledged."""
+    conn = established(cfg, now=now)
+    conn.shutdown()
+    one(recv(conn, now), flags=FIN | ACK, seq=L, ack=R)
+    assert conn.state == State.FIN_WAIT_1
+    return conn
+
+
+def fin_wait_2(cfg=None, now=T0):
+    conn = fin_wait_1(cfg, now)
+    nothing(send(conn, seg(R, L + 1), now=now))
+    assert conn.state == State.FIN_WAIT_2
+    return conn
+
+
+def close_wait(cfg=None, now=T0):
+    """Established, then the peer's FIN (seq R) arrived and was acknowledged."""
+    conn = established(cfg, now=now)
+    one(send(conn, seg(R, L, ACK | FIN), now=now), flags=ACK, seq=L, ack=R + 1)
+    assert conn.state == State.CLOSE_WAIT
+    return conn
+
+
+def last_ack(cfg=None, now=T0):
+    conn = close_wait(cfg, now)
+    conn.shutdown()
+    one(recv(conn, now), flags=FIN | ACK, seq=L, ack=R + 1)
+    assert conn.state == State.LAST_ACK
+    return conn
+
+
+def closing(cfg=None, now=T0):
+    """Simultaneous close: our FIN is out, the peer's FIN arrives without acknowledging it."""
+    conn = fin_wait_1(cfg, now)
+    one(send(conn, seg(R, L, ACK | FIN), now=now), flags=ACK, seq=L + 1, ack=R + 1)
+    assert conn.state == State.CLOSING
+    return conn
+
+
+def time_wait(cfg=None, now=T0):
+    conn = fin_wait_2(cfg, now)
+    one(send(conn, seg(R, L + 1, ACK | FIN), now=now), flags=ACK, seq=L + 1, ack=R + 1)
+    assert conn.state == State.TIME_WAIT
+    return conn
+
+
+def data(n, start=0):
+    """n bytes with a recognisable pattern."""
+    return bytes((start + i) * 7 % 251 for i in range(n))
