@@ -153,6 +153,25 @@ def test_parse_ring_c_reference(benchmark, bench_frames, c_ring, wire_board):
                           best=len(index) / tb / 1e6)
 
 
+def test_parse_ring_c_prefetch(benchmark, bench_lib, bench_frames, c_ring, wire_board):
+    """Not a target: the plain C loop plus a software prefetch 8 frames ahead, to show how much
+    of the whole-capture figure is waiting for memory."""
+    benchmark.group = "wire-parse-ring"
+    data, index = bench_frames
+    try:
+        pf = bench_lib.CRingRef(bench_lib.compile_c("parse_ring_ref", flags=("-O2", "-DREF_PREFETCH=8")))
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    out = pf.records(len(index))
+    benchmark.pedantic(pf.parse, args=(data, index, out), rounds=15, warmup_rounds=2)
+    assert not bench_lib.compare_records(out, c_ring.parse(data, index, c_ring.records(len(index))), skip=())
+    t, tb = times(benchmark)
+    if t:
+        wire_board.record("ring_c_prefetch_mpps", len(index) / t / 1e6,
+                          "parse_ring_ref.c -O2 -DREF_PREFETCH=8 (not the reference)",
+                          best=len(index) / tb / 1e6)
+
+
 def test_parse_ring_fastpath(benchmark, bench_lib, bench_frames, c_ring, wire_board):
     benchmark.group = "wire-parse-ring"
     data, index = bench_frames
