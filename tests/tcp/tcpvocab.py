@@ -14,6 +14,7 @@ REMOTE_ISS = 50_000
 L = LOCAL_ISS + 1           # our first data octet
 R = REMOTE_ISS + 1          # the peer's first data octet
 T0 = 1_000_000              # the builders leave the clock here (microseconds)
+RTT = 10_000                # the handshake of the builders takes this long: SRTT 10 ms, RTO 200 ms
 MSS = 1460
 
 # No options, no delayed ACK, NewReno: every reply is predictable. Tests that need an option
@@ -74,7 +75,7 @@ def syn_sent(cfg=None, now=0):
 
 def established(cfg=None, window=65535, now=T0, **synack_options):
     """Active open completed at ``now``: SND.UNA = SND.NXT = L, RCV.NXT = R."""
-    conn = syn_sent(cfg)
+    conn = syn_sent(cfg, now=now - RTT)
     synack_options.setdefault("mss", MSS)
     out = send(conn, seg(REMOTE_ISS, L, SYN | ACK, window=window, **synack_options), now=now)
     one(out, flags=ACK, seq=L, ack=R)
@@ -93,7 +94,7 @@ def syn_received(cfg=None, now=0, **syn_options):
 
 
 def established_passive(cfg=None, now=T0, window=65535, **syn_options):
-    conn = syn_received(cfg, **syn_options)
+    conn = syn_received(cfg, now=now - RTT, **syn_options)
     nothing(send(conn, seg(R, L, window=window), now=now))
     assert conn.state == State.ESTABLISHED
     return conn
@@ -149,3 +150,29 @@ def time_wait(cfg=None, now=T0):
 def data(n, start=0):
     """n bytes with a recognisable pattern."""
     return bytes((start + i) * 7 % 251 for i in range(n))
+
+
+def pair(cfg=None, now=T0):
+    """Two connections that did a real handshake with each other: a (active, ISS LOCAL_ISS)
+    and b (passive, ISS REMOTE_ISS). Segments go between them with ``exchange``."""
+    a = TcpConnection(LOCAL, REMOTE, cfg or BASE)
+    syn = one(a.connect(now, iss=LOCAL_ISS, ts_offset=0), flags=SYN)
+    b = TcpConnection.accept(syn, now, REMOTE, LOCAL, cfg or BASE, iss=REMOTE_ISS, ts_offset=0)
+    exchange(a, b, [("a", s) for s in b.dispatch(now)], now)
+    assert a.state == State.ESTABLISHED and b.state == State.ESTABLISHED
+    return a, b
+
+
+def exchange(a, b, queue, now=T0, drop=lambda to, s: False):
+    """Deliver [(to, segment)] and every reply until nothing is left; returns what was
+    delivered as [(to, segment)]. ``drop(to, s)`` may discard segments on the way."""
+    delivered = []
+    queue = list(queue)
+    while queue:
+        to, s = queue.pop(0)
+        if drop(to, s):
+            continue
+        delivered.append((to, s))
+        target, other = (a, "b") if to == "a" else (b, "a")
+        queue += [(other, r) for r in target.process(now, s)]
+    return delivered

@@ -285,16 +285,15 @@ cdef inline uint32_t _skip_sacked(const tcp_conn_t* c, uint32_t seq, uint32_t* l
 
 cdef inline bint _rescue_segment(const tcp_conn_t* c, uint32_t data_end, uint32_t* seq,
                                  uint32_t* length) noexcept nogil:
-    # RFC 6675 4 NextSeg (4): allowed when HighACK > RescueRxt or RescueRxt is undefined.
-    cdef uint32_t end, start, floor
+    # RFC 6675 4 NextSeg (4): once per recovery (HighACK > RescueRxt, or RescueRxt undefined),
+    # a segment holding the highest unSACKed octet. Its use is the tail above the highest
+    # SACKed octet, which no SACK can ever declare lost; holes below it are already handled by
+    # rules 1 and 3, so only a tail not yet retransmitted is rescued.
+    cdef uint32_t end = c.snd_max, floor, start
     if (c.pend & PF_RESCUE_SET) and not seq_gt(c.snd_una, c.rescue_rxt):
         return False
-    if c.sb.count == 0 or seq_lt(c.sb.right[c.sb.count - 1], c.snd_max):
-        end = c.snd_max
-        floor = c.sb.right[c.sb.count - 1] if c.sb.count else c.snd_una
-    else:
-        end = c.sb.left[c.sb.count - 1]
-        floor = c.sb.right[c.sb.count - 2] if c.sb.count > 1 else c.snd_una
+    floor = c.sb.right[c.sb.count - 1] if c.sb.count else c.snd_una
+    floor = seq_max(floor, c.high_rxt)
     if seq_gt(end, data_end):
         end = data_end          # the FIN itself rides along via the fin flag
     start = end - c.snd_mss if end - floor > c.snd_mss else floor
