@@ -176,3 +176,59 @@ def exchange(a, b, queue, now=T0, drop=lambda to, s: False):
         target, other = (a, "b") if to == "a" else (b, "a")
         queue += [(other, r) for r in target.process(now, s)]
     return delivered
+
+
+# ------------------------------------------------------------------ frames (stack tests)
+
+def to_frame(src, dst, s):
+    """A raw IP packet carrying Segment s, every checksum right (the wire layer's builder)."""
+    from fastpath.wire.build import tcp_packet
+    return tcp_packet(src, dst, s.sport, s.dport, seq=s.seq & 0xFFFFFFFF,
+                      ack=s.ack & 0xFFFFFFFF, flags=s.flags, window=s.window, payload=s.payload,
+                      mss=s.mss, wscale=s.wscale, sack_permitted=s.sack_permitted,
+                      timestamp=s.timestamp, sack=s.sack)
+
+
+def from_frame(frame):
+    """(src, dst, Segment) of a raw IP packet; raises if a checksum is wrong."""
+    import ipaddress
+    from fastpath.wire.ipv4 import Ipv4Repr
+    from fastpath.wire.ipv6 import Ipv6Repr
+    from fastpath.wire.tcp import TcpRepr
+    from fastpath.wire.checksum import pseudo_header_sum
+    if frame[0] >> 4 == 4:
+        ip = Ipv4Repr.parse(frame)                  # verifies the header checksum
+        tcp = bytes(frame[ip.header_len:ip.header_len + ip.payload_len])
+        src, dst = ip.src, ip.dst
+        pseudo = pseudo_header_sum(src.packed, dst.packed, 6, len(tcp))
+    else:
+        ip = Ipv6Repr.parse(frame)
+        tcp = bytes(frame[ip.upper_offset:40 + ip.payload_len])
+        src, dst = ip.src, ip.dst
+        pseudo = pseudo_header_sum(src.packed, dst.packed, 6, len(tcp))
+    t = TcpRepr.parse(tcp, pseudo)                  # verifies the TCP checksum
+    s = Segment(seq=t.seq, ack=t.ack, flags=t.flags, window=t.window,
+                payload=tcp[t.header_len:], mss=t.mss, wscale=t.wscale,
+                sack_permitted=t.sack_permitted, timestamp=t.timestamp, sack=t.sack,
+                sport=t.sport, dport=t.dport)
+    return str(src), str(dst), s
+
+
+def segments(stack):
+    """The segments a TcpStack sent since the last call (decoded, checksums verified)."""
+    return [from_frame(f)[2] for f in stack.transmit()]
+
+
+def pump(a, b, now=T0, rounds=1000):
+    """Move frames between two stacks until both are quiet; returns the number moved."""
+    moved = 0
+    for _ in range(rounds):
+        fa, fb = a.transmit(), b.transmit()
+        if not fa and not fb:
+            return moved
+        for f in fa:
+            b.input(now, f)
+        for f in fb:
+            a.input(now, f)
+        moved += len(fa) + len(fb)
+    raise AssertionError("the stacks never went quiet")

@@ -122,7 +122,8 @@ cdef int tcp_accept_cookie(tcp_conn_t* c, uint64_t now, const tcp_repr_t* ack, u
     c.recover = ack.ack
     c.irs = ack.seq - 1
     c.rcv_nxt = ack.seq
-    c.rcv_adv = ack.seq
+    # The window our cookie SYN-ACK advertised (unscaled, RFC 7323 2.2).
+    c.rcv_adv = ack.seq + (c.cfg.rcvbuf if c.cfg.rcvbuf < 65535 else 65535)
     c.last_ack_sent = ack.seq
     c.ts_offset = ts_offset
     c.peer_mss = mss

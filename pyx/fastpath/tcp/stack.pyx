@@ -928,8 +928,8 @@ def _addr16(addr):
     return (b"\0" * 10 + b"\xff\xff" + a.packed) if a.version == 4 else a.packed
 
 
-def _addr_str(const uint8_t* p):
-    cdef bytes b = PyBytes_FromStringAndSize(<char*>p, 16)
+cdef str _addr_str(const uint8_t* p):
+    cdef bytes b = PyBytes_FromStringAndSize(<const char*>p, 16)
     if b[:12] == b"\0" * 10 + b"\xff\xff":
         return str(ipaddress.IPv4Address(b[12:]))
     return str(ipaddress.IPv6Address(b))
