@@ -580,6 +580,15 @@ cdef class Simulation:
             t = min(t, d)
         return t
 
+    def write_pcap(self, path):
+        """Write the traced frames (``trace=N``) to a pcap file that tshark, Wireshark or
+        tcpdump can read: raw IP (LINKTYPE_RAW) or Ethernet, timestamps = virtual time."""
+        from fastpath.capture import PcapWriter
+        linktype = 1 if self.a.st.use_eth else 101
+        with PcapWriter(path, linktype=linktype) as w:
+            for t, _, frame in self.trace_frames():
+                w.write(frame, t * 1000)
+
     def trace_frames(self):
         """[(time_us, 'a>b' | 'b>a', frame bytes)] as the stacks sent them (before impairment)."""
         cdef uint32_t i
@@ -591,7 +600,7 @@ cdef class Simulation:
 
     def transfer(self, uint64_t a_to_b, uint64_t b_to_a=0, *, int port=5001,
                  uint64_t max_time_us=600_000_000, uint64_t b_read_from_us=0,
-                 uint32_t b_read_limit=0):
+                 uint32_t b_read_limit=0, cut_at_us=None):
         """A connects to B; each side sends its byte count of the pattern stream, shuts down
         sending, reads and checks everything the other sends, and the run continues until
         both connections are closed (TIME-WAIT counts) or one fails. Returns a dict with the
@@ -622,8 +631,12 @@ cdef class Simulation:
         eb.read_from = start + b_read_from_us
         eb.read_limit = b_read_limit
         deadline = start + max_time_us
+        cdef uint64_t cut = 0xffffffffffffffffULL if cut_at_us is None else start + <uint64_t>cut_at_us
         with nogil:
             while self.clock < deadline:
+                if self.clock >= cut:
+                    self.ab_link.loss = 1.0
+                    self.ba_link.loss = 1.0
                 if eb.c == NULL:
                     eb.c = stack_accept(sb, lidx)
                 if ea.c.state >= TCPS_ESTABLISHED or ea.c.state == TCPS_CLOSED:
