@@ -56,6 +56,7 @@
 #define FP_HAS_SRC4    (1u << 4)
 #define FP_HAS_DST6    (1u << 5)
 #define FP_HAS_SRC6    (1u << 6)
+#define FP_HAS_SPORT   (1u << 7)   /* source-port rules (the port array's second half) */
 
 /* ---- port rule table: an array indexed by ((proto_slot * 2) + direction) * 65536 + port */
 #define FP_PORT_PROTO_TCP 0
@@ -72,11 +73,17 @@ struct fp_config {
     __u32 generation;              /* bumped by the loader on every rule change */
 };
 
-/* A rule's verdict, the value of every rule table. rule_id 0 in the port array = no rule. */
+/* A rule's verdict, the value of every rule table. In the port array, rule_id 0 means no
+ * port rule, and flags say whether exact 5-tuple rules exist for this destination port (so
+ * packets to other ports never pay for the 5-tuple hash lookup). */
 struct fp_rule_value {
     __u32 rule_id;
-    __u32 action;
+    __u16 action;
+    __u16 flags;
 };
+
+#define FP_PORT_FLOWS4 (1u << 0)   /* 5-tuple rules over IPv4 with this protocol and dport */
+#define FP_PORT_FLOWS6 (1u << 1)   /* ... over IPv6 */
 
 /* LPM trie keys: prefix length in bits, then the address in network order. */
 struct fp_prefix4_key {

@@ -26,6 +26,7 @@ int fp_layout_probe(struct xdp_md *ctx)
     PUT(i++, sizeof(struct fp_rule_value));
     PUT(i++, OFF(fp_rule_value, rule_id));
     PUT(i++, OFF(fp_rule_value, action));
+    PUT(i++, OFF(fp_rule_value, flags));
     PUT(i++, sizeof(struct fp_prefix4_key));
     PUT(i++, OFF(fp_prefix4_key, prefixlen));
     PUT(i++, OFF(fp_prefix4_key, addr));

@@ -173,6 +173,11 @@ static __always_inline int fp_parse_packet(void *data, void *data_end, struct fp
     struct fp_cursor c = { .pos = data };
     int proto, l3, later = 0;
 
+    /* Callers need not zero *p (40 bytes a packet): everything read later is set here or by
+     * the header parsers (addresses: 4 bytes for IPv4, 16 for IPv6). */
+    p->has_ports = 0;
+    p->sport = 0;
+    p->dport = 0;
     l3 = fp_parse_eth(&c, data_end);
     if (l3 == ETH_P_IP) {
         p->family = 4;

@@ -2,7 +2,8 @@
  * AF_XDP socket gets it.
  *
  * Rules, most specific first (the first table that matches decides):
- *   1. exact 5-tuples                  fp_flows4 / fp_flows6      (hash)
+ *   1. exact 5-tuples                  fp_flows4 / fp_flows6      (hash; consulted only for
+ *      destination ports that some 5-tuple rule has, as the port array's flags say)
  *   2. TCP/UDP destination port, then source port                 fp_ports (array, 2 x 2 x 65536)
  *   3. destination prefix, then source prefix                     fp_dst4/6, fp_src4/6 (LPM tries)
  *   4. config.default_action (rule 0) for IP packets nothing matched;
@@ -30,7 +31,8 @@ BPF_LPM_TRIE(fp_src6, struct fp_prefix6_key, struct fp_rule_value, FP_MAX_PREFIX
 BPF_PERCPU_ARRAY(fp_stats, struct fp_stats, FP_MAX_RULES * FP_OUTCOMES);
 BPF_XSKMAP(fp_xsks, FP_MAX_QUEUES);
 
-static __always_inline int fp_verdict(struct xdp_md *ctx, __u32 rule_id, __u32 action, __u64 bytes)
+static __always_inline int fp_verdict(struct xdp_md *ctx, __u32 rule_id, __u32 action,
+                                      __u64 bytes)
 {
     struct fp_stats *st;
     __u32 outcome, idx;
@@ -71,7 +73,7 @@ int fp_steer(struct xdp_md *ctx)
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
     __u64 bytes = data_end - data;
-    struct fp_packet p = {};
+    struct fp_packet p;            /* fp_parse_packet sets what is read */
     struct fp_rule_value *rv;
     struct fp_config *cfg;
     __u32 zero = 0, flags, idx;
@@ -85,43 +87,44 @@ int fp_steer(struct xdp_md *ctx)
     if (fp_parse_packet(data, data_end, &p) < 0)
         return fp_verdict(ctx, FP_RULE_OTHER, cfg->other_action, bytes);
 
-    /* 1. exact 5-tuples */
-    if (p.has_ports) {
-        if (p.family == 4 && (flags & FP_HAS_FLOW4)) {
-            struct fp_flow4_key k4 = {};
-            __builtin_memcpy(k4.saddr, p.saddr, 4);
-            __builtin_memcpy(k4.daddr, p.daddr, 4);
-            k4.sport = p.sport;
-            k4.dport = p.dport;
-            k4.proto = p.proto;
-            rv = fp_flows4.lookup(&k4);
-            if (rv)
-                return fp_verdict(ctx, rv->rule_id, rv->action, bytes);
-        } else if (p.family == 6 && (flags & FP_HAS_FLOW6)) {
-            struct fp_flow6_key k6 = {};
-            __builtin_memcpy(k6.saddr, p.saddr, 16);
-            __builtin_memcpy(k6.daddr, p.daddr, 16);
-            k6.sport = p.sport;
-            k6.dport = p.dport;
-            k6.proto = p.proto;
-            rv = fp_flows6.lookup(&k6);
-            if (rv)
-                return fp_verdict(ctx, rv->rule_id, rv->action, bytes);
-        }
-    }
-
-    /* 2. ports: destination first, then source */
-    if (p.has_ports && (flags & FP_HAS_PORT)) {
+    /* 1 and 2. One read of the port array tells both whether a destination-port rule exists
+     * and whether any 5-tuple rule has this destination port; only then is the 5-tuple hash
+     * consulted (it is the most specific, so it goes first). */
+    if (p.has_ports && (flags & (FP_HAS_PORT | FP_HAS_SPORT))) {
         slot = fp_port_slot(p.proto);
         if (slot >= 0) {
             idx = ((__u32)slot * 2 + FP_PORT_DST) * 65536 + fp_ntohs(p.dport);
             rv = fp_ports.lookup(&idx);
+            if (rv && (rv->flags & (p.family == 4 ? FP_PORT_FLOWS4 : FP_PORT_FLOWS6))) {
+                struct fp_rule_value *fv;
+                if (p.family == 4) {
+                    struct fp_flow4_key k4 = {};
+                    __builtin_memcpy(k4.saddr, p.saddr, 4);
+                    __builtin_memcpy(k4.daddr, p.daddr, 4);
+                    k4.sport = p.sport;
+                    k4.dport = p.dport;
+                    k4.proto = p.proto;
+                    fv = fp_flows4.lookup(&k4);
+                } else {
+                    struct fp_flow6_key k6 = {};
+                    __builtin_memcpy(k6.saddr, p.saddr, 16);
+                    __builtin_memcpy(k6.daddr, p.daddr, 16);
+                    k6.sport = p.sport;
+                    k6.dport = p.dport;
+                    k6.proto = p.proto;
+                    fv = fp_flows6.lookup(&k6);
+                }
+                if (fv)
+                    return fp_verdict(ctx, fv->rule_id, fv->action, bytes);
+            }
             if (rv && rv->rule_id)
                 return fp_verdict(ctx, rv->rule_id, rv->action, bytes);
-            idx = ((__u32)slot * 2 + FP_PORT_SRC) * 65536 + fp_ntohs(p.sport);
-            rv = fp_ports.lookup(&idx);
-            if (rv && rv->rule_id)
-                return fp_verdict(ctx, rv->rule_id, rv->action, bytes);
+            if (flags & FP_HAS_SPORT) {
+                idx = ((__u32)slot * 2 + FP_PORT_SRC) * 65536 + fp_ntohs(p.sport);
+                rv = fp_ports.lookup(&idx);
+                if (rv && rv->rule_id)
+                    return fp_verdict(ctx, rv->rule_id, rv->action, bytes);
+            }
         }
     }
 

@@ -161,7 +161,11 @@ def parse_rules(text: str) -> list[Rule]:
 
 # ---------------------------------------------------------------- map keys
 def port_index(rule: Rule) -> int:
+    """The port array slot of a port rule; for a 5-tuple rule, the slot of its destination port
+    (where the program learns that 5-tuple rules exist for that port)."""
     slot = S.FP_PORT_PROTO_TCP if rule.proto == 6 else S.FP_PORT_PROTO_UDP
+    if rule.kind == "flow":
+        return (slot * 2 + S.FP_PORT_DST) * 65536 + rule.dport
     d = S.FP_PORT_DST if rule.direction == "dst" else S.FP_PORT_SRC
     return (slot * 2 + d) * 65536 + rule.port
 
@@ -197,7 +201,7 @@ def flow_key(rule: Rule):
 def table_for(rule: Rule) -> tuple[str, int]:
     """(map name, config flag) holding this rule."""
     if rule.kind == "port":
-        return "fp_ports", S.FP_HAS_PORT
+        return "fp_ports", (S.FP_HAS_PORT if rule.direction == "dst" else S.FP_HAS_SPORT)
     if rule.kind == "flow":
         return ("fp_flows4", S.FP_HAS_FLOW4) if rule.family == 4 else ("fp_flows6", S.FP_HAS_FLOW6)
     v = rule.family

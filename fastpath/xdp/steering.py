@@ -53,6 +53,8 @@ class Steering(XdpProgram):
                         "fp_src6": max_prefixes}
         self._rules: dict[int, Rule] = {}
         self._by_key: dict[tuple, int] = {}
+        self._ports: dict[int, S.FpRuleValue] = {}
+        self._flow_ports: dict[tuple, int] = {}
         self._counts: dict[str, int] = {}
         self._next_id = S.FP_RULE_FIRST
         self._bound: dict[int, int] = {}
@@ -93,51 +95,85 @@ class Steering(XdpProgram):
         if not isinstance(rule, Rule):
             raise ConfigError(f"a rule is text or a Rule, not {type(rule).__name__}")
         old = self._by_key.get(rule.key)
-        if old is not None:
-            if not replace:
-                raise ConfigError(f"rule '{rule}' matches the same packets as installed rule "
-                                  f"#{old} '{self._rules[old]}'; remove it or pass replace=True")
-            rid = old
-        else:
-            rid = self._allocate_id()
-        name, flag = table_for(rule)
-        value = S.FpRuleValue(rule_id=rid, action=S.ACTIONS[rule.action])
+        if old is not None and not replace:
+            raise ConfigError(f"rule '{rule}' matches the same packets as installed rule "
+                              f"#{old} '{self._rules[old]}'; remove it or pass replace=True")
+        name, _flag = table_for(rule)
         if old is None and name in self._limits and self._counts.get(name, 0) >= self._limits[name]:
             raise CapacityError(f"the {name} table is full ({self._limits[name]} rules); "
                                 f"raise the limit when creating Steering")
+        rid = old if old is not None else self._allocate_id()
         self._clear_stats(rid)
+        value = S.FpRuleValue(rule_id=rid, action=S.ACTIONS[rule.action])
         tbl = self.table(name)
         if rule.kind == "port":
-            tbl[tbl.Key(port_index(rule))] = value
+            entry = self._port_entry(port_index(rule))
+            entry.rule_id, entry.action = rid, S.ACTIONS[rule.action]
+            self._write_port(port_index(rule), entry)
         elif rule.kind == "prefix":
             tbl[prefix_key(rule)] = value
         else:
             tbl[flow_key(rule)] = value
+            if old is None:
+                self._flow_port_ref(rule, +1)
+        self._rules[rid] = rule
         if old is None:
-            self._rules[rid] = rule
             self._by_key[rule.key] = rid
             self._counts[name] = self._counts.get(name, 0) + 1
-        else:
-            self._rules[rid] = rule
-        self._cfg.flags |= flag
-        self._write_config()
+        self._update_flags()
         return InstalledRule(rid, rule)
 
     def remove_rule(self, rule: Union[int, str, Rule, InstalledRule]) -> None:
         rid = self._find(rule)
         r = self._rules.pop(rid)
         del self._by_key[r.key]
-        name, flag = table_for(r)
+        name, _flag = table_for(r)
         tbl = self.table(name)
         if r.kind == "port":
-            tbl[tbl.Key(port_index(r))] = S.FpRuleValue(0, 0)
+            entry = self._port_entry(port_index(r))
+            entry.rule_id, entry.action = 0, 0
+            self._write_port(port_index(r), entry)
         elif r.kind == "prefix":
             del tbl[prefix_key(r)]
         else:
             del tbl[flow_key(r)]
+            self._flow_port_ref(r, -1)
         self._counts[name] -= 1
-        if not any(table_for(x) == (name, flag) for x in self._rules.values()):
-            self._cfg.flags &= ~flag
+        self._update_flags()
+
+    # ---- the port array: port rules and "5-tuple rules exist for this port" flags
+    def _port_entry(self, idx: int) -> S.FpRuleValue:
+        e = self._ports.get(idx)
+        return S.FpRuleValue(e.rule_id, e.action, e.flags) if e is not None else S.FpRuleValue()
+
+    def _write_port(self, idx: int, entry: S.FpRuleValue) -> None:
+        tbl = self.table("fp_ports")
+        tbl[tbl.Key(idx)] = entry
+        if entry.rule_id == 0 and entry.flags == 0:
+            self._ports.pop(idx, None)
+        else:
+            self._ports[idx] = entry
+
+    def _flow_port_ref(self, rule: Rule, delta: int) -> None:
+        idx = port_index(rule)
+        bit = S.FP_PORT_FLOWS4 if rule.family == 4 else S.FP_PORT_FLOWS6
+        key = (idx, bit)
+        n = self._flow_ports.get(key, 0) + delta
+        if n > 0:
+            self._flow_ports[key] = n
+        else:
+            self._flow_ports.pop(key, None)
+        entry = self._port_entry(idx)
+        entry.flags = (entry.flags | bit) if n > 0 else (entry.flags & ~bit)
+        self._write_port(idx, entry)
+
+    def _update_flags(self) -> None:
+        flags = 0
+        for r in self._rules.values():
+            flags |= table_for(r)[1]
+            if r.kind == "flow":
+                flags |= S.FP_HAS_PORT      # 5-tuples are reached through the port array
+        self._cfg.flags = flags
         self._write_config()
 
     def clear_rules(self) -> None:
@@ -186,11 +222,12 @@ class Steering(XdpProgram):
 
     def unbind(self, queue: int) -> None:
         """Redirects on ``queue`` fall back to the kernel again."""
-        if self._bound.pop(int(queue), None) is not None:
-            try:
-                del self.table("fp_xsks")[ct.c_int(int(queue))]
-            except KeyError:
-                pass
+        self._bound.pop(int(queue), None)
+        # Also when another process put its socket there: the map holds the socket open.
+        try:
+            del self.table("fp_xsks")[ct.c_int(int(queue))]
+        except KeyError:
+            pass
 
     # ---- statistics
     def _clear_stats(self, rid: int) -> None:

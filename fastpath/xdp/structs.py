@@ -36,6 +36,10 @@ FP_HAS_DST4 = 1 << 3
 FP_HAS_SRC4 = 1 << 4
 FP_HAS_DST6 = 1 << 5
 FP_HAS_SRC6 = 1 << 6
+FP_HAS_SPORT = 1 << 7
+
+FP_PORT_FLOWS4 = 1 << 0
+FP_PORT_FLOWS6 = 1 << 1
 
 FP_PORT_PROTO_TCP = 0
 FP_PORT_PROTO_UDP = 1
@@ -61,7 +65,7 @@ class FpConfig(ct.Structure):
 
 
 class FpRuleValue(ct.Structure):
-    _fields_ = [("rule_id", u32), ("action", u32)]
+    _fields_ = [("rule_id", u32), ("action", u16), ("flags", u16)]
 
 
 class FpPrefix4Key(ct.Structure):
@@ -95,7 +99,7 @@ class FpFaultConfig(ct.Structure):
 # (struct, [fields]) in the order bpf/layout_probe.c writes: size, then each field's offset.
 FP_LAYOUT_FIELDS = [
     (FpConfig, ["default_action", "other_action", "flags", "generation"]),
-    (FpRuleValue, ["rule_id", "action"]),
+    (FpRuleValue, ["rule_id", "action", "flags"]),
     (FpPrefix4Key, ["prefixlen", "addr"]),
     (FpPrefix6Key, ["prefixlen", "addr"]),
     (FpFlow4Key, ["saddr", "daddr", "sport", "dport", "proto"]),

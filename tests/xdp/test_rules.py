@@ -58,7 +58,11 @@ def test_rule_files_report_the_line():
 def test_map_keys():
     r = parse_rule("drop udp sport 53")
     assert port_index(r) == (S.FP_PORT_PROTO_UDP * 2 + S.FP_PORT_SRC) * 65536 + 53
-    assert table_for(r) == ("fp_ports", S.FP_HAS_PORT)
+    assert table_for(r) == ("fp_ports", S.FP_HAS_SPORT)
+    assert table_for(parse_rule("drop udp dport 53")) == ("fp_ports", S.FP_HAS_PORT)
+    # A 5-tuple rule marks its destination port's slot.
+    assert port_index(parse_rule("drop tcp 10.0.0.1:1 -> 10.0.0.2:80")) == \
+        port_index(parse_rule("drop tcp dport 80"))
     k = prefix_key(parse_rule("drop dst 192.0.2.99/24"))
     assert k.prefixlen == 24 and bytes(k.addr) == bytes([192, 0, 2, 0])
     f = flow_key(parse_rule("drop tcp 10.0.0.1:1234 -> 10.0.0.2:80"))

@@ -185,6 +185,27 @@ def test_rules_change_live_and_removal_restores(steering):
     assert p.id != t.id
 
 
+def test_five_tuples_are_found_through_their_destination_port(steering):
+    hit = udp_packet("192.0.2.1", "192.0.2.2", 5000, 7000, ethernet=E)
+    other_src = udp_packet("192.0.2.9", "192.0.2.2", 5000, 7000, ethernet=E)
+    v6 = udp_packet("2001:db8::1", "2001:db8::2", 5000, 7000, ethernet=E)
+    t4 = steering.add_rule("drop udp 192.0.2.1:5000 -> 192.0.2.2:7000")
+    t4b = steering.add_rule("drop udp 192.0.2.3:5000 -> 192.0.2.2:7000")
+    assert [steering.verdict(f) for f in (hit, other_src, v6)] == ["drop", "pass", "pass"]
+    p = steering.add_rule("redirect udp dport 7000")
+    assert [steering.verdict(f) for f in (hit, other_src, v6)] == ["drop", "pass", "pass"]
+    assert steering.stats()[p.id]["fallback"][0] == 2          # the port rule took the others
+    t6 = steering.add_rule("drop udp [2001:db8::1]:5000 -> [2001:db8::2]:7000")
+    assert steering.verdict(v6) == "drop"
+    steering.remove_rule(t4)
+    assert steering.verdict(hit) == "pass"                      # the port rule again
+    steering.remove_rule(p)
+    steering.remove_rule(t6)
+    assert [steering.verdict(f) for f in (hit, v6)] == ["pass", "pass"]
+    steering.remove_rule(t4b)
+    assert steering.rules == []
+
+
 def test_duplicate_rule_is_refused_with_the_existing_one_named(steering):
     r = steering.add_rule("drop udp dport 53")
     with pytest.raises(ConfigError, match=f"#{r.id}"):
