@@ -1,0 +1,3 @@
+"""Type stub for fastpath.tcp.isn: RFC 6528 ISNs and RFC 4987 SYN cookies (C level)."""
+
+def siphash(key: bytes, msg: bytes) -> int: ...

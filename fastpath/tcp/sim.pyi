@@ -1,0 +1,49 @@
+"""Type stub for fastpath.tcp.sim: two TCP stacks joined by an impaired link on a virtual
+clock with seeded randomness."""
+import os
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+from fastpath.tcp.config import TcpConfig
+from fastpath.tcp.stack import TcpStack
+
+def pattern_bytes(offset: int, length: int) -> bytes: ...
+
+class Link:
+    @property
+    def stats(self) -> Dict[str, int]: ...
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def loss(self) -> float: ...
+    @property
+    def delay_us(self) -> int: ...
+    @property
+    def bandwidth_bps(self) -> int: ...
+    def configure(self, **settings: Any) -> None: ...
+
+class Simulation:
+    a: TcpStack
+    b: TcpStack
+    ab: Link
+    ba: Link
+    addr_a: str
+    addr_b: str
+    def __init__(self, config: Optional[TcpConfig] = None, *, a_config: Optional[TcpConfig] = None,
+                 b_config: Optional[TcpConfig] = None, ipv6: bool = False, seed: int = 0,
+                 delay_us: int = 50, bandwidth_bps: int = 0, loss: float = 0.0,
+                 reorder: float = 0.0, reorder_delay_us: int = 200, duplicate: float = 0.0,
+                 corrupt: float = 0.0, queue_limit: int = 4096, mtu: int = 1500,
+                 ethernet: bool = False, max_connections: int = 4096,
+                 max_timewait: Optional[int] = None, trace: int = 0) -> None: ...
+    @property
+    def now(self) -> int: ...
+    def step(self) -> bool: ...
+    def run(self, until_us: Optional[int] = None, max_steps: Optional[int] = None,
+            until: Optional[Callable[[], bool]] = None) -> int: ...
+    def trace_frames(self) -> List[Tuple[int, str, bytes]]: ...
+    def write_pcap(self, path: Union[str, "os.PathLike[str]"]) -> None: ...
+    def transfer(self, a_to_b: int, b_to_a: int = 0, *, port: int = 5001,
+                 max_time_us: int = 600_000_000, b_read_from_us: int = 0,
+                 b_read_limit: int = 0, cut_at_us: Optional[int] = None) -> Dict[str, Any]: ...
+    def churn(self, count: int, *, port: int = 5002, concurrency: int = 16, request: int = 0,
+              max_time_us: int = 3_600_000_000) -> Dict[str, int]: ...
