@@ -34,6 +34,8 @@ from fastpath.wire.record cimport (PacketRecord, IPPROTO_TCP, IPPROTO_UDP, IPPRO
                                    IPPROTO_ICMPV6, IPF_NONFIRST, CSUM_BAD, OFF_NONE, ERR_NONE,
                                    ERR_BAD_OPTION)
 from fastpath.flow.key cimport FlowKey, key_from_packet, key_hash, key_eq, key_proto
+from fastpath.includes.prefetch cimport fastpath_prefetch
+from fastpath.includes.hugemem cimport HugeBlock, huge_alloc, huge_free
 from fastpath.flow.conntrack cimport *
 from fastpath.flow.zeek cimport (ZeekConn, ZeekCfg, zk_open, zk_is_reuse, zk_packet, zk_conn_state,
                                  zk_size, zk_update_deadline, ZC_OPEN, ZC_ORIG_IS_B, ZC_FLIPPED,
@@ -51,6 +53,32 @@ cdef enum:
     SAMPLE = 8                  # eviction candidates examined
 
 cdef int64_t SEC = 1000000000
+
+ctypedef struct PreKey:         # a packet's key, computed a few packets ahead (see _run)
+    FlowKey k
+    uint64_t h
+    uint8_t why                 # R_NONE if keyed, else why the packet is not tracked
+    uint8_t swapped
+    uint8_t v6
+
+cdef enum:
+    RING = 64                   # power of two > the hash lookahead
+
+# Pipeline distances (packets ahead of the one processed): key + hash + prefetch of the index
+# slot, then reading the slot and prefetching the flow's entries. 0 turns a stage off.
+cdef int AHEAD_HASH = 16
+cdef int AHEAD_ENTRY = 8
+
+
+def _pipeline(int ahead_hash, int ahead_entry):
+    """Set the prefetch distances (for measurements); returns the previous pair."""
+    global AHEAD_HASH, AHEAD_ENTRY
+    if not (0 <= ahead_entry <= ahead_hash < RING):
+        raise ValueError(f"need 0 <= ahead_entry <= ahead_hash < {RING}")
+    old = (AHEAD_HASH, AHEAD_ENTRY)
+    AHEAD_HASH = ahead_hash
+    AHEAD_ENTRY = ahead_entry
+    return old
 
 END_NAMES = ("idle", "closed", "reused", "reset", "evicted", "flushed", "active")
 
@@ -193,6 +221,7 @@ cdef class FlowTable:
     cdef FlowCore* core
     cdef ZeekConn* ext
     cdef uint32_t* index
+    cdef HugeBlock core_mem, ext_mem, index_mem
     cdef uint64_t index_mask
     cdef uint32_t index_size
     cdef uint32_t cap
@@ -238,11 +267,11 @@ cdef class FlowTable:
             isz <<= 1
         self.index_size = <uint32_t>isz
         self.index_mask = isz - 1
-        self.core = <FlowCore*>calloc(capacity, sizeof(FlowCore))
-        self.index = <uint32_t*>calloc(isz, sizeof(uint32_t))
+        self.core = <FlowCore*>huge_alloc(&self.core_mem, capacity * sizeof(FlowCore))
+        self.index = <uint32_t*>huge_alloc(&self.index_mem, isz * sizeof(uint32_t))
         self.queue = <ConnRecord*>calloc(QUEUE_CAP, sizeof(ConnRecord))
         if records:
-            self.ext = <ZeekConn*>calloc(capacity, sizeof(ZeekConn))
+            self.ext = <ZeekConn*>huge_alloc(&self.ext_mem, capacity * sizeof(ZeekConn))
         if self.core == NULL or self.index == NULL or self.queue == NULL or (records and self.ext == NULL):
             raise MemoryError(f"cannot allocate a flow table for {capacity} flows "
                               f"({self._bytes_for(capacity, records, isz) >> 20} MiB): lower the capacity")
@@ -259,9 +288,9 @@ cdef class FlowTable:
         self._set_zeek(zeek, server_ports)
 
     def __dealloc__(self):
-        free(self.core)
-        free(self.ext)
-        free(self.index)
+        huge_free(&self.core_mem)
+        huge_free(&self.ext_mem)
+        huge_free(&self.index_mem)
         free(self.queue)
 
     @staticmethod
@@ -525,50 +554,87 @@ cdef class FlowTable:
             d = self.timeouts[TO_UNACK]
         c.expires = t + d
 
-    cdef uint8_t _packet(self, const PacketRecord* r, uint8_t* why) noexcept nogil:
-        cdef FlowKey k
+    cdef inline void _key(self, const PacketRecord* r, PreKey* pk) noexcept nogil:
+        """Classify a packet and compute its key and hash (no table access)."""
+        cdef uint8_t proto = r.ip_proto
         cdef bint swapped
-        cdef uint64_t h
+        pk.why = R_NONE
+        if r.ip_version != 4 and r.ip_version != 6:
+            pk.why = R_NON_IP
+            return
+        if r.ip_flags & IPF_NONFIRST:
+            pk.why = R_FRAGMENT
+            return
+        if r.csum_ip == CSUM_BAD:
+            pk.why = R_BAD_IP_CHECKSUM
+            return
+        if (proto == IPPROTO_TCP or proto == IPPROTO_UDP or proto == IPPROTO_ICMP or
+                proto == IPPROTO_ICMPV6):
+            if r.payload_off == OFF_NONE:
+                # The transport header is incomplete: no ports, flags or sequence numbers.
+                pk.why = R_PARSE_ERROR
+                return
+        elif r.l3_off == OFF_NONE:
+            pk.why = R_PARSE_ERROR
+            return
+        elif proto == 59:
+            # IPv6 "No Next Header" (RFC 8200 4.7): e.g. Teredo bubbles. Nothing to track.
+            pk.why = R_NO_TRANSPORT
+            return
+        if not key_from_packet(r, &pk.k, self.use_vlan, &swapped):
+            pk.why = R_NON_IP
+            return
+        pk.swapped = swapped
+        pk.v6 = r.ip_version == 6
+        pk.h = key_hash(&pk.k, self.seed, pk.v6)
+
+    cdef inline void _prefetch_slot(self, const PreKey* pk) noexcept nogil:
+        if pk.why == R_NONE:
+            fastpath_prefetch(&self.index[pk.h & self.index_mask])
+
+    cdef inline void _prefetch_entry(self, const PreKey* pk) noexcept nogil:
+        # The slot was prefetched a few packets ago; if it (probably) names this flow, start
+        # loading the flow's entries. Only a hint: the lookup itself is done when processing.
+        cdef uint32_t v, idx
+        cdef const char* e
+        if pk.why != R_NONE:
+            return
+        v = self.index[pk.h & self.index_mask]
+        if v == 0 or (v >> 24) != <uint32_t>(pk.h >> 56):
+            return
+        idx = (v & 0xFFFFFF) - 1
+        e = <const char*>&self.core[idx]
+        fastpath_prefetch(e)
+        fastpath_prefetch(e + sizeof(FlowCore) - 1)
+        if self.ext != NULL:
+            e = <const char*>&self.ext[idx]
+            fastpath_prefetch(e)
+            fastpath_prefetch(e + 64)
+            fastpath_prefetch(e + 128)
+            fastpath_prefetch(e + 192)
+            fastpath_prefetch(e + sizeof(ZeekConn) - 1)
+
+    cdef uint8_t _packet(self, const PacketRecord* r, const PreKey* pk, uint8_t* why) noexcept nogil:
+        cdef bint swapped = pk.swapped
+        cdef bint v6 = pk.v6
+        cdef uint64_t h = pk.h
+        cdef const FlowKey* kp = &pk.k
         cdef int64_t idx, t = r.ts_ns
         cdef uint8_t proto = r.ip_proto, v = V_ACCEPT, reason = R_NONE, action = ACT_NONE
         cdef uint8_t to = TO_KEEP, ns
         cdef int d
-        cdef bint track_ct, v6
+        cdef bint track_ct
         cdef FlowCore* c
         cdef ZeekConn* z
         cdef TcpConn fresh
         why[0] = R_NONE
         if t > self.now:
             self.now = t
-        if r.ip_version != 4 and r.ip_version != 6:
-            why[0] = R_NON_IP
+        if pk.why != R_NONE:
+            why[0] = pk.why
             return V_UNTRACKED
-        if r.ip_flags & IPF_NONFIRST:
-            why[0] = R_FRAGMENT
-            return V_UNTRACKED
-        if r.csum_ip == CSUM_BAD:
-            why[0] = R_BAD_IP_CHECKSUM
-            return V_UNTRACKED
-        if (proto == IPPROTO_TCP or proto == IPPROTO_UDP or proto == IPPROTO_ICMP or
-                proto == IPPROTO_ICMPV6):
-            if r.payload_off == OFF_NONE:
-                # The transport header is incomplete: no ports, flags or sequence numbers.
-                why[0] = R_PARSE_ERROR
-                return V_UNTRACKED
-        elif r.l3_off == OFF_NONE:
-            why[0] = R_PARSE_ERROR
-            return V_UNTRACKED
-        elif proto == 59:
-            # IPv6 "No Next Header" (RFC 8200 4.7): e.g. Teredo bubbles. Nothing to track.
-            why[0] = R_NO_TRANSPORT
-            return V_UNTRACKED
-        if not key_from_packet(r, &k, self.use_vlan, &swapped):
-            why[0] = R_NON_IP
-            return V_UNTRACKED
-        v6 = r.ip_version == 6
-        h = key_hash(&k, self.seed, v6)
         self.n_lookups += 1
-        idx = self._find(&k, h, v6)
+        idx = self._find(kp, h, v6)
         if idx >= 0:
             self.n_hits += 1
             if self._age(<uint32_t>idx, t):
@@ -611,13 +677,13 @@ cdef class FlowTable:
                         why[0] = reason
                         return v           # nothing to keep without records
                     if idx < 0:
-                        idx = self._insert(&k, h, t, v6)
+                        idx = self._insert(kp, h, t, v6)
                         if idx < 0:
                             why[0] = R_TABLE_FULL
                             return V_UNTRACKED
                 else:
                     if idx < 0:
-                        idx = self._insert(&k, h, t, v6)
+                        idx = self._insert(kp, h, t, v6)
                         if idx < 0:
                             why[0] = R_TABLE_FULL
                             return V_UNTRACKED
@@ -632,7 +698,7 @@ cdef class FlowTable:
                 if not track_ct and self.ext == NULL:
                     why[0] = reason
                     return v
-                idx = self._insert(&k, h, t, v6)
+                idx = self._insert(kp, h, t, v6)
                 if idx < 0:
                     why[0] = R_TABLE_FULL
                     return V_UNTRACKED
@@ -683,12 +749,33 @@ cdef class FlowTable:
 
     cdef Py_ssize_t _run(self, const PacketRecord* p, Py_ssize_t n, uint8_t* vout,
                          uint8_t* rout) noexcept nogil:
-        cdef Py_ssize_t i
+        # A software pipeline: while packet i is processed, packet i + AHEAD_ENTRY's flow entry
+        # and packet i + AHEAD_HASH's index slot are being loaded, so the cache misses of
+        # several packets overlap instead of following one another (a random memory access
+        # costs hundreds of nanoseconds once the table outgrows the caches).
+        cdef Py_ssize_t i, j
+        cdef int ah = AHEAD_HASH, ae = AHEAD_ENTRY
         cdef uint8_t v, why
+        cdef PreKey ring[RING]
+        for j in range(ah if ah < n else n):
+            self._key(&p[j], &ring[j & (RING - 1)])
+            self._prefetch_slot(&ring[j & (RING - 1)])
+        for j in range(ae if ae < n else n):
+            self._prefetch_entry(&ring[j & (RING - 1)])
         for i in range(n):
             if self.qlen + SAMPLE + 8 > QUEUE_CAP:
+                self.n_packets += i
                 return i
-            v = self._packet(&p[i], &why)
+            j = i + ah
+            if j < n:
+                self._key(&p[j], &ring[j & (RING - 1)])
+                self._prefetch_slot(&ring[j & (RING - 1)])
+            elif ah == 0:
+                self._key(&p[i], &ring[i & (RING - 1)])
+            j = i + ae
+            if ae and j < n:
+                self._prefetch_entry(&ring[j & (RING - 1)])
+            v = self._packet(&p[i], &ring[i & (RING - 1)], &why)
             self.verdicts[v] += 1
             self.reasons[why] += 1
             if vout != NULL:
@@ -779,8 +866,11 @@ cdef class FlowTable:
             if done < n:
                 self._drain(out)
         # Keep the pool clean: a short round-robin sweep, proportional to the batch and to the
-        # pool (a full pass at least every 32 batches, however fast flows are created).
-        budget = n // 4 + self.count // 32 + 64
+        # pool (a full pass at least every 32 batches, however fast flows are created), and
+        # never more than one pass per batch.
+        budget = n // 16 + self.count // 32 + 64
+        if budget > self.count:
+            budget = self.count
         while True:
             with nogil:
                 k = self._sweep(budget, self.now, &full)

@@ -1,0 +1,3 @@
+import numpy as np
+
+def tsv_bytes(records: np.ndarray) -> bytes: ...

@@ -1,0 +1,11 @@
+# Software prefetch (GCC/Clang builtin; a no-op elsewhere): start loading a cache line that a
+# later iteration of a batch loop will need, so several memory accesses overlap.
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fastpath_prefetch(p) __builtin_prefetch((const void*)(p), 1, 3)
+    #else
+    #define fastpath_prefetch(p) ((void)(p))
+    #endif
+    """
+    void fastpath_prefetch(const void* p) nogil
