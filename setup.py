@@ -18,6 +18,7 @@ import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext as _build_ext
+from setuptools.command.build_py import build_py as _build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYX_ROOT = "pyx"
@@ -103,9 +104,24 @@ class build_ext(_build_ext):
         super().finalize_options()
 
 
+class build_py(_build_py):
+    """Also install the XDP programs' C sources (bpf/*.c, bpf/*.h) as fastpath/xdp/bpf/, where
+    fastpath.xdp's loader finds them outside a checkout (bcc compiles them at load time)."""
+
+    def run(self):
+        super().run()
+        src = os.path.join(HERE, "bpf")
+        if os.path.isdir(src):
+            dst = os.path.join(self.build_lib, "fastpath", "xdp", "bpf")
+            self.mkpath(dst)
+            for name in sorted(os.listdir(src)):
+                if name.endswith((".c", ".h")):
+                    self.copy_file(os.path.join(src, name), os.path.join(dst, name))
+
+
 # A placeholder keeps setuptools from treating this as a pure-Python distribution (which would
 # build a platform-independent wheel); the real list is produced in build_ext.finalize_options.
 setup(
     ext_modules=[Extension("fastpath._placeholder", sources=[])],
-    cmdclass={"build_ext": build_ext},
+    cmdclass={"build_ext": build_ext, "build_py": build_py},
 )
