@@ -6,7 +6,11 @@ the reader tests, and ``ref_read`` is the oracle the property tests hold the wal
 pcap:   draft-ietf-opsawg-pcap (file header 24 bytes, record header 16 bytes).
 pcapng: draft-ietf-opsawg-pcapng (blocks: type, total length, body padded to 32 bits, length).
 """
+import collections
 import struct
+
+# Filled by test_corpus.py, printed at the end of the run by conftest.py.
+CORPUS_STATS = collections.Counter()
 
 MAX_CAPLEN = 262144
 MAX_BLOCK = 16 * 1024 * 1024
