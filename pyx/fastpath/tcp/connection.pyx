@@ -18,7 +18,7 @@ from fastpath.tcp.buffers cimport (sndbuf_write, sndbuf_free, rcvbuf_read, rcvbu
                                    rcvbuf_consume, OOO_MAX)
 from fastpath.tcp.sack cimport SB_MAX
 from fastpath.tcp.cc cimport cc_get
-from fastpath.tcp.input cimport (tcp_input, tcp_accept_syn, tcp_alloc_buffers, tcp_choose_wscale,
+from fastpath.tcp.input cimport (tcp_input, tcp_accept_syn, tcp_need_sndbuf, tcp_choose_wscale,
                                  IN_OK, IN_NOMEM, IN_ABANDON, IN_NOCONN)
 from fastpath.tcp.output cimport (tcp_output, tcp_set_closed, tcp_emit_rst, tcp_poll_at,
                                   tcp_window_update_due, tcp_set_state)
@@ -71,8 +71,6 @@ cdef int tcp_open(tcp_conn_t* c, uint64_t now, uint32_t iss, uint32_t ts_offset)
     # RFC 9293 3.10.1 OPEN (active): select an ISS, send a SYN, enter SYN-SENT.
     if c.state != TCPS_CLOSED:
         return -TCPE_STATE
-    if tcp_alloc_buffers(c) < 0:
-        return -TCPE_NOMEM
     c.iss = iss
     c.snd_una = iss
     c.snd_nxt = iss
@@ -95,9 +93,8 @@ cdef int64_t tcp_send(tcp_conn_t* c, const uint8_t* p, uint32_t n) noexcept nogi
     if not (st == TCPS_SYN_SENT or st == TCPS_SYN_RECEIVED or st == TCPS_ESTABLISHED or
             st == TCPS_CLOSE_WAIT):
         return -TCPE_CLOSING
-    if c.snd.data == NULL:
-        if tcp_alloc_buffers(c) < 0:
-            return -TCPE_NOMEM
+    if tcp_need_sndbuf(c) < 0:
+        return -TCPE_NOMEM
     return sndbuf_write(&c.snd, p, n)
 
 
@@ -206,7 +203,7 @@ cdef int tcp_check(const tcp_conn_t* c) noexcept nogil:
     if c.snd.len > c.snd.cap or c.rcv.len > c.rcv.cap:
         return 4
     if st >= TCPS_ESTABLISHED and st != TCPS_TIME_WAIT:
-        if c.snd.data == NULL or c.rcv.data == NULL:
+        if c.snd.len and c.snd.data == NULL:
             return 5
         # Everything in flight is in the send buffer (plus one for a FIN).
         if c.snd_max - c.snd_una > c.snd.len + 1:
@@ -244,7 +241,7 @@ INVARIANTS = {
     2: "a timer runs on a closed connection",
     3: "SND.UNA <= SND.NXT <= SND.MAX violated",
     4: "a buffer holds more than its capacity",
-    5: "a synchronized connection lacks its buffers",
+    5: "the send buffer holds data but has no memory",
     6: "more is in flight than the send buffer holds",
     7: "cwnd or MSS is zero",
     8: "a range table overflowed",

@@ -19,10 +19,12 @@ cdef int tcp_input(tcp_conn_t* c, uint64_t now, const tcp_repr_t* seg, const uin
 cdef void tcp_accept_syn(tcp_conn_t* c, uint64_t now, const tcp_repr_t* syn, uint32_t iss,
                          uint32_t ts_offset) noexcept nogil
 # Initialise c directly in ESTABLISHED from the ACK that returned a valid SYN cookie
-# (RFC 4987 3.6); wscale -1 means none. Returns 0, or -1 if the buffers could not be had.
+# (RFC 4987 3.6); wscale -1 means none. Returns 0.
 cdef int tcp_accept_cookie(tcp_conn_t* c, uint64_t now, const tcp_repr_t* ack, uint16_t mss,
                            int wscale, bint sack, uint32_t ts_offset) noexcept nogil
 # The shift we use for our windows given the receive buffer (RFC 7323 2.3).
 cdef uint8_t tcp_choose_wscale(uint32_t rcvbuf) noexcept nogil
-# Allocate the send and receive buffers (fail-injectable). 0, or -1.
-cdef int tcp_alloc_buffers(tcp_conn_t* c) noexcept nogil
+# Buffers are allocated on first use (an idle connection holds none): the send buffer by the
+# first SEND, the receive buffer by the first data to arrive. Fail-injectable; 0, or -1.
+cdef int tcp_need_sndbuf(tcp_conn_t* c) noexcept nogil
+cdef int tcp_need_rcvbuf(tcp_conn_t* c) noexcept nogil

@@ -28,11 +28,14 @@ cdef uint8_t tcp_choose_wscale(uint32_t rcvbuf) noexcept nogil:
     return s
 
 
-cdef int tcp_alloc_buffers(tcp_conn_t* c) noexcept nogil:
+cdef int tcp_need_sndbuf(tcp_conn_t* c) noexcept nogil:
     if c.snd.data == NULL and sndbuf_init(&c.snd, c.cfg.sndbuf) < 0:
         return -1
+    return 0
+
+
+cdef int tcp_need_rcvbuf(tcp_conn_t* c) noexcept nogil:
     if c.rcv.data == NULL and rcvbuf_init(&c.rcv, c.cfg.rcvbuf) < 0:
-        sndbuf_free(&c.snd)
         return -1
     return 0
 
@@ -146,8 +149,6 @@ cdef int tcp_accept_cookie(tcp_conn_t* c, uint64_t now, const tcp_repr_t* ack, u
     c.snd_wl1 = ack.seq
     c.snd_wl2 = ack.ack
     c.last_rx_us = now
-    if tcp_alloc_buffers(c) < 0:
-        return -1
     _init_cwnd(c)
     c.state = TCPS_SYN_RECEIVED
     tcp_set_state(c, TCPS_ESTABLISHED, now)
@@ -365,8 +366,11 @@ cdef void _receive_text(tcp_conn_t* c, uint64_t now, uint32_t seq, const uint8_t
     cdef int64_t r
     cdef uint8_t had_ooo
     if dlen:
-        if not tcp_can_receive(c) or c.rcv.data == NULL:
+        if not tcp_can_receive(c):
             return                      # RFC 9293: ignore the text (and the FIN after it)
+        if tcp_need_rcvbuf(c) < 0:
+            c.pend |= PF_ACK_NOW        # no memory now: drop it, the peer will resend
+            return
         free = c.rcv.cap - c.rcv.len
         off = seq - c.rcv_nxt
         if off >= free:
@@ -544,8 +548,6 @@ cdef int tcp_input(tcp_conn_t* c, uint64_t now, const tcp_repr_t* seg, const uin
         if not (seq_gt(seg.ack, c.snd_una) and seq_le(seg.ack, c.snd_max)):
             tcp_emit_rst(c, seg.ack, 0, False)      # RFC 9293 3.10.7.4 fifth, SYN-RECEIVED
             return IN_OK
-        if tcp_alloc_buffers(c) < 0:
-            return IN_NOMEM                         # stay half-open; the peer retransmits
         # Our SYN is acknowledged: ESTABLISHED (RFC 9293 3.10.7.4), taking the window from
         # this segment (scaled now: it is not a SYN).
         c.snd_una = c.iss + 1

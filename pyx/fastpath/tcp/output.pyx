@@ -91,7 +91,7 @@ cdef inline uint32_t _rcv_capacity(const tcp_conn_t* c) noexcept nogil:
 
 cdef inline uint32_t _rcv_free(const tcp_conn_t* c) noexcept nogil:
     if c.rcv.data == NULL:
-        return c.cfg.rcvbuf if c.state < TCPS_ESTABLISHED else 0
+        return c.cfg.rcvbuf         # allocated when the first data arrives
     return c.rcv.cap - c.rcv.len
 
 

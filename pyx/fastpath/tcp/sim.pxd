@@ -35,7 +35,11 @@ ctypedef struct sim_link_t:
     uint32_t pending
     uint8_t* slots
     uint32_t* free_stack
-    sim_frame_t* heap
+    sim_frame_t* heap           # frames that arrive out of sending order (reordered, duplicated)
+    sim_frame_t* fifo           # frames in sending order: the common case needs no heap
+    uint32_t fifo_head
+    uint32_t fifo_len
+    uint64_t fifo_last_at
     uint64_t busy_until
     uint64_t order
     uint64_t rng[4]

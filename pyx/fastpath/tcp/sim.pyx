@@ -112,8 +112,12 @@ cdef int _link_init(sim_link_t* L, uint32_t queue_limit, uint32_t slot_size,
     L.slots = <uint8_t*>malloc(<size_t>L.nslots * slot_size)
     L.free_stack = <uint32_t*>malloc(sizeof(uint32_t) * L.nslots)
     L.heap = <sim_frame_t*>malloc(sizeof(sim_frame_t) * L.nslots)
-    if L.slots == NULL or L.free_stack == NULL or L.heap == NULL:
+    L.fifo = <sim_frame_t*>malloc(sizeof(sim_frame_t) * L.nslots)
+    if L.slots == NULL or L.free_stack == NULL or L.heap == NULL or L.fifo == NULL:
         return -1
+    L.fifo_head = 0
+    L.fifo_len = 0
+    L.fifo_last_at = 0
     for i in range(L.nslots):
         L.free_stack[i] = L.nslots - 1 - i
     L.nfree = L.nslots
@@ -130,9 +134,11 @@ cdef void _link_free(sim_link_t* L) noexcept nogil:
     free(L.slots)
     free(L.free_stack)
     free(L.heap)
+    free(L.fifo)
     L.slots = NULL
     L.free_stack = NULL
     L.heap = NULL
+    L.fifo = NULL
 
 
 cdef uint8_t* _link_alloc(void* ctx, uint32_t* cap) noexcept nogil:
@@ -151,13 +157,50 @@ cdef inline void _give(sim_link_t* L, uint32_t slot) noexcept nogil:
 
 
 cdef inline void _enqueue(sim_link_t* L, uint32_t slot, uint32_t length, uint64_t at) noexcept nogil:
-    L.heap[L.heap_len].at = at
-    L.heap[L.heap_len].order = L.order
-    L.heap[L.heap_len].slot = slot
-    L.heap[L.heap_len].length = length
+    cdef sim_frame_t* f
+    if L.fifo_len == 0 or at >= L.fifo_last_at:
+        # In sending order (no reordering at play): a plain queue.
+        f = &L.fifo[(L.fifo_head + L.fifo_len) % L.nslots]
+        L.fifo_len += 1
+        L.fifo_last_at = at
+    else:
+        f = &L.heap[L.heap_len]
+        L.heap_len += 1
+    f.at = at
+    f.order = L.order
+    f.slot = slot
+    f.length = length
     L.order += 1
-    L.heap_len += 1
-    _lheap_up(L, L.heap_len - 1)
+    if L.heap_len and f == &L.heap[L.heap_len - 1]:
+        _lheap_up(L, L.heap_len - 1)
+
+
+cdef inline uint32_t _in_flight(const sim_link_t* L) noexcept nogil:
+    return L.heap_len + L.fifo_len
+
+
+cdef inline bint _peek(const sim_link_t* L, sim_frame_t* out) noexcept nogil:
+    # The next frame to arrive: the earlier of the queue's head and the heap's top.
+    cdef const sim_frame_t* q
+    if L.fifo_len:
+        q = &L.fifo[L.fifo_head]
+        if L.heap_len and _lless(&L.heap[0], q):
+            out[0] = L.heap[0]
+        else:
+            out[0] = q[0]
+        return True
+    if L.heap_len:
+        out[0] = L.heap[0]
+        return True
+    return False
+
+
+cdef inline void _pop(sim_link_t* L) noexcept nogil:
+    if L.fifo_len and not (L.heap_len and _lless(&L.heap[0], &L.fifo[L.fifo_head])):
+        L.fifo_head = (L.fifo_head + 1) % L.nslots
+        L.fifo_len -= 1
+    else:
+        _lheap_pop(L)
 
 
 cdef void _link_commit(void* ctx, uint8_t* frame, uint32_t length) noexcept nogil:
@@ -169,7 +212,7 @@ cdef void _link_commit(void* ctx, uint8_t* frame, uint32_t length) noexcept nogi
         _give(L, slot)
         return
     L.stats.sent += 1
-    if L.heap_len >= L.queue_limit:
+    if _in_flight(L) >= L.queue_limit:
         L.stats.queue_drops += 1            # a full router queue: tail drop
         _give(L, slot)
         return
@@ -351,7 +394,7 @@ cdef class Link:
 
     @property
     def in_flight(self):
-        return self.L.heap_len
+        return _in_flight(self.L)
 
     def _set(self, str name, value):
         cdef double p
@@ -511,10 +554,10 @@ cdef class Simulation:
         cdef tcp_stack_t* sb = self.b.st
         cdef sim_link_t* L
         cdef sim_frame_t f
-        if self.ab_link.heap_len:
-            t = self.ab_link.heap[0].at
-        if self.ba_link.heap_len and self.ba_link.heap[0].at < t:
-            t = self.ba_link.heap[0].at
+        if _peek(&self.ab_link, &f):
+            t = f.at
+        if _peek(&self.ba_link, &f) and f.at < t:
+            t = f.at
         d = stack_poll_at(sa)          # 0 means no timer
         if d and d < t:
             t = d
@@ -527,17 +570,15 @@ cdef class Simulation:
             self.clock = t
         t = self.clock
         L = &self.ab_link
-        while L.heap_len and L.heap[0].at <= t:
-            f = L.heap[0]
-            _lheap_pop(L)
+        while _peek(L, &f) and f.at <= t:
+            _pop(L)
             L.stats.delivered += 1
             L.stats.bytes_delivered += f.length
             stack_input(sb, t, L.slots + <size_t>f.slot * L.slot_size, f.length)
             _give(L, f.slot)
         L = &self.ba_link
-        while L.heap_len and L.heap[0].at <= t:
-            f = L.heap[0]
-            _lheap_pop(L)
+        while _peek(L, &f) and f.at <= t:
+            _pop(L)
             L.stats.delivered += 1
             L.stats.bytes_delivered += f.length
             stack_input(sa, t, L.slots + <size_t>f.slot * L.slot_size, f.length)
@@ -568,10 +609,11 @@ cdef class Simulation:
 
     cdef uint64_t _next_event(self):
         cdef uint64_t t = 0xffffffffffffffffULL, d
-        if self.ab_link.heap_len:
-            t = min(t, self.ab_link.heap[0].at)
-        if self.ba_link.heap_len:
-            t = min(t, self.ba_link.heap[0].at)
+        cdef sim_frame_t f
+        if _peek(&self.ab_link, &f):
+            t = min(t, f.at)
+        if _peek(&self.ba_link, &f):
+            t = min(t, f.at)
         d = stack_poll_at(self.a.st)
         if d:
             t = min(t, d)

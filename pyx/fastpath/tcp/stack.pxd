@@ -69,6 +69,7 @@ ctypedef struct tcp_stack_t:
     uint32_t ntimewait
     uint32_t max_timewait
     tcp_conn_t** heap           # timer heap by c.deadline
+    tcp_conn_t* last            # the connection the previous segment went to (lookup cache)
     uint32_t heap_len
     uint32_t eph_counter
     tcp_listener_t listeners[MAX_LISTENERS]

@@ -100,6 +100,8 @@ cdef void _table_remove(tcp_stack_t* st, tcp_conn_t* c) noexcept nogil:
     while st.table[i] != c:
         i = (i + 1) & mask
     st.table[i] = NULL
+    if st.last == c:
+        st.last = NULL
     j = i
     while True:
         j = (j + 1) & mask
@@ -605,8 +607,12 @@ cdef int stack_input(tcp_stack_t* st, uint64_t now, const uint8_t* frame, uint32
         st.stats.rx_malformed += 1
         return IN_FRAME_DROPPED
     plen = tlen - <uint32_t>hl
-    hsh = _hash(st, laddr, h.dport, raddr, h.sport)
-    c = _lookup(st, laddr, h.dport, raddr, h.sport, hsh)
+    # Segments come in trains for one connection: try the previous one before hashing.
+    c = st.last
+    if c == NULL or not _match(c, laddr, h.dport, raddr, h.sport):
+        hsh = _hash(st, laddr, h.dport, raddr, h.sport)
+        c = _lookup(st, laddr, h.dport, raddr, h.sport, hsh)
+        st.last = c
     if c != NULL:
         if c.state == TCPS_TIME_WAIT and (h.flags & (TCP_SYN | TCP_ACK_FLAG | TCP_RST)) == TCP_SYN:
             idx = _find_listener(st, h.dport)
