@@ -200,6 +200,7 @@ def _ports_bitmap(ports, what):
 
 
 @cython.final
+@cython.nonecheck(False)            # self is never None in its own methods (and they run nogil)
 cdef class FlowTable:
     """A bounded table of bidirectional flows with TCP connection tracking.
 
