@@ -638,8 +638,13 @@ cdef class FlowTable:
         idx = self._find(kp, h, v6)
         if idx >= 0:
             self.n_hits += 1
-            if self._age(<uint32_t>idx, t):
-                idx = -1
+            c = &self.core[idx]
+            # Any timer due? (The common case is no: check inline, act out of line.)
+            if (((c.tcp.owner & OWN_CT_ALIVE) and t >= c.expires) or
+                    (self.ext != NULL and (self.ext[idx].cflags & ZC_OPEN) and
+                     t >= self.ext[idx].deadline)):
+                if self._age(<uint32_t>idx, t):
+                    idx = -1
 
         # ---- conntrack: decide the verdict (and whether a flow may be created)
         track_ct = True
