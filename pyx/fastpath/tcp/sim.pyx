@@ -713,6 +713,53 @@ cdef class Simulation:
         stack_unlisten(sb, lidx, self.clock)
         return result
 
+    def open_idle(self, uint64_t count, *, int port=20000, uint32_t batch=1000):
+        """Open ``count`` connections from A to B and leave them ESTABLISHED and idle (the
+        handles are let go; the connections stay). B listens on as many ports from ``port``
+        as 16,000 connections each need (one source address has 16,384 ephemeral ports).
+        For measuring memory per connection. Returns the number established."""
+        cdef tcp_stack_t* sa = self.a.st
+        cdef tcp_stack_t* sb = self.b.st
+        cdef int err = 0, k, nports = <int>((count + 15999) // 16000)
+        cdef uint64_t opened = 0, accepted = 0, pending
+        cdef tcp_conn_t* c
+        cdef bytes raddr
+        cdef const uint8_t* ra
+        cdef int lidx[64]
+        if nports > 64:
+            raise ConfigError("open_idle: at most 1,024,000 connections")
+        for k in range(nports):
+            lidx[k] = stack_listen(sb, <uint16_t>(port + k), batch + 16)
+            if lidx[k] < 0:
+                raise ConfigError(f"port {port + k} is busy on B")
+        b = ipaddress.ip_address(self.addr_b)
+        raddr = (b"\0" * 10 + b"\xff\xff" + b.packed) if b.version == 4 else b.packed
+        ra = <const uint8_t*>raddr
+        with nogil:
+            while accepted < count:
+                pending = 0
+                k = <int>(opened // 16000)
+                while pending < batch and opened < count and k == <int>(opened // 16000):
+                    c = stack_connect(sa, self.clock, ra, <uint16_t>(port + k), 0, &err)
+                    if c == NULL:
+                        break
+                    stack_release(sa, c, self.clock)
+                    opened += 1
+                    pending += 1
+                if pending == 0:
+                    break
+                while accepted < opened:
+                    c = stack_accept(sb, lidx[k])
+                    if c == NULL:
+                        if not self._step():
+                            break
+                        continue
+                    stack_release(sb, c, self.clock)
+                    accepted += 1
+        for k in range(nports):
+            stack_unlisten(sb, lidx[k], self.clock)
+        return accepted
+
     def churn(self, uint64_t count, *, int port=5002, uint32_t concurrency=16,
               uint32_t request=0, uint64_t max_time_us=3_600_000_000):
         """Open and close ``count`` connections from A to B, ``concurrency`` at a time: connect,

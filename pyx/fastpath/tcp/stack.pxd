@@ -4,6 +4,8 @@
 # stack runs over the simulator, a TAP device or AF_XDP.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from fastpath.wire.ethernet cimport eth_repr_t
+from fastpath.wire.ipv4 cimport ipv4_repr_t
+from fastpath.wire.ipv6 cimport ipv6_repr_t
 from fastpath.wire.tcp cimport tcp_repr_t
 from fastpath.tcp.tcb cimport tcp_conn_t, tcp_config_t
 from fastpath.tcp.isn cimport tcp_secrets_t
@@ -82,6 +84,8 @@ ctypedef struct tcp_stack_t:
     uint16_t mtu
     uint16_t ip_ident
     eth_repr_t eth              # src/dst MACs of frames we send (use_eth)
+    ipv4_repr_t ip4             # header template for IPv4 frames we send (dst, ident per frame)
+    ipv6_repr_t ip6             # the same for IPv6
     tx_alloc_fn tx_alloc
     tx_commit_fn tx_commit
     void* tx_ctx

@@ -10,12 +10,11 @@ from fastpath.wire.checksum cimport csum_partial, csum_ok, pseudo_header_v4, pse
 from fastpath.wire.record cimport (IPPROTO_TCP, IPF_DF, IPF_MF, IPF_FRAGMENT, IPF_ROUTING,
                                    ETH_P_IPV4, ETH_P_IPV6, OPT_MSS, OPT_WSCALE, OPT_SACK_PERM,
                                    OPT_TIMESTAMP, OPT_MALFORMED)
-from fastpath.wire.ethernet cimport eth_repr_t, eth_parse
-from fastpath.wire.ipv4 cimport ipv4_repr_t, ipv4_parse, ipv4_header_checksum_ok
-from fastpath.wire.ipv6 cimport ipv6_repr_t, ipv6_ext_t, ipv6_parse, ipv6_walk
-from fastpath.wire.tcp cimport (tcp_repr_t, tcp_parse, tcp_header_len, TCP_FIN, TCP_SYN, TCP_RST,
-                                TCP_ACK_FLAG)
-from fastpath.wire.build cimport build_tcp_ipv4, build_tcp_ipv6
+from fastpath.wire.ethernet cimport eth_repr_t, eth_parse, eth_emit
+from fastpath.wire.ipv4 cimport ipv4_repr_t, ipv4_parse, ipv4_header_checksum_ok, ipv4_emit
+from fastpath.wire.ipv6 cimport ipv6_repr_t, ipv6_ext_t, ipv6_parse, ipv6_walk, ipv6_emit
+from fastpath.wire.tcp cimport (tcp_repr_t, tcp_parse, tcp_header_len, tcp_emit, TCP_FIN, TCP_SYN,
+                                TCP_RST, TCP_ACK_FLAG)
 from fastpath.tcp.seq cimport seq_gt, seq_lt
 from fastpath.tcp.tcb cimport *
 from fastpath.tcp.failpoint cimport (fp_state_t, fp_state, fp_check, FP_CONN_ALLOC, FP_SYN_QUEUE,
@@ -188,11 +187,12 @@ cdef void _heap_set(tcp_stack_t* st, tcp_conn_t* c, uint64_t deadline) noexcept 
 cdef int _emit_frame(tcp_stack_t* st, uint8_t family, const uint8_t* laddr, const uint8_t* raddr,
                      const tcp_repr_t* h, const uint8_t* p1, uint32_t n1, const uint8_t* p2,
                      uint32_t n2) noexcept nogil:
-    cdef uint32_t cap = 0, l2, off
+    # [Ethernet] + IPv4/IPv6 + TCP with the wire layer's emitters: the payload is copied once,
+    # straight to its place in the frame, and the TCP checksum is computed over it there.
+    cdef uint32_t cap = 0, l2 = 0, iph, off, seg
     cdef uint8_t* buf
-    cdef Py_ssize_t thl, n
-    cdef ipv4_repr_t ip4
-    cdef ipv6_repr_t ip6
+    cdef Py_ssize_t thl
+    cdef uint64_t pseudo
     if fp_check(_fp, FP_TX_ALLOC):
         st.stats.tx_busy += 1
         return -1
@@ -201,40 +201,35 @@ cdef int _emit_frame(tcp_stack_t* st, uint8_t family, const uint8_t* laddr, cons
         st.stats.tx_busy += 1
         return -1
     thl = tcp_header_len(h)
-    l2 = 14 if st.use_eth else 0
-    off = l2 + (20 if family == 4 else 40) + <uint32_t>thl
-    if thl < 0 or off + n1 + n2 > cap:
+    iph = 20 if family == 4 else 40
+    if st.use_eth:
+        st.eth.ethertype = ETH_P_IPV4 if family == 4 else ETH_P_IPV6
+        l2 = <uint32_t>eth_emit(buf, cap, &st.eth)
+    off = l2 + iph + <uint32_t>thl
+    seg = <uint32_t>thl + n1 + n2
+    if thl < 0 or off + n1 + n2 > cap or seg > 65535 - 40:
         st.tx_commit(st.tx_ctx, buf, 0)
         return -1
-    # The payload goes straight to its place in the frame; the builder then writes the headers
-    # in front of it and checksums it in place.
-    if n1:
-        memcpy(buf + off, p1, n1)
     if n2:
+        # A payload in two pieces (the send ring wrapped) is put in place first; a single
+        # piece is copied by tcp_emit after it writes the header, so that the checksum's
+        # reads of the fresh header do not wait behind the payload's stores.
+        memcpy(buf + off, p1, n1)
         memcpy(buf + off + n1, p2, n2)
+        p1 = buf + off
+        n1 += n2
     if family == 4:
-        ip4.src = load_be32(laddr + 12)
-        ip4.dst = load_be32(raddr + 12)
-        ip4.ttl = st.ttl
-        ip4.tos = 0
-        ip4.flags = IPF_DF
-        ip4.frag_off = 0
-        ip4.ident = st.ip_ident
+        st.ip4.dst = load_be32(raddr + 12)
+        st.ip4.ident = st.ip_ident
         st.ip_ident += 1
-        ip4.proto = IPPROTO_TCP
-        n = build_tcp_ipv4(buf, cap, &st.eth if st.use_eth else NULL, &ip4, h, buf + off, n1 + n2)
+        ipv4_emit(buf + l2, cap - l2, &st.ip4, <uint16_t>seg)
+        pseudo = pseudo_header_v4(st.ip4.src, st.ip4.dst, IPPROTO_TCP, seg)
     else:
-        memcpy(ip6.src, laddr, 16)
-        memcpy(ip6.dst, raddr, 16)
-        ip6.hop_limit = st.ttl
-        ip6.traffic_class = 0
-        ip6.flow_label = 0
-        ip6.next_header = IPPROTO_TCP
-        n = build_tcp_ipv6(buf, cap, &st.eth if st.use_eth else NULL, &ip6, h, buf + off, n1 + n2)
-    if n < 0:
-        st.tx_commit(st.tx_ctx, buf, 0)
-        return -1
-    st.tx_commit(st.tx_ctx, buf, <uint32_t>n)
+        memcpy(st.ip6.dst, raddr, 16)
+        ipv6_emit(buf + l2, cap - l2, &st.ip6, seg)
+        pseudo = pseudo_header_v6(laddr, raddr, IPPROTO_TCP, seg)
+    tcp_emit(buf + l2 + iph, cap - l2 - iph, h, p1, n1, pseudo)
+    st.tx_commit(st.tx_ctx, buf, off + n1)
     st.stats.tx_frames += 1
     if h.flags & TCP_RST:
         st.stats.rst_sent += 1
@@ -1008,14 +1003,23 @@ cdef class TcpStack:
         memcpy(st.secrets.ts_key, PyBytes_AS_STRING(key) + 16, 16)
         memcpy(st.secrets.cookie_key, PyBytes_AS_STRING(key) + 32, 16)
         memcpy(st.secrets.hash_key, PyBytes_AS_STRING(key) + 48, 16)
+        st.ttl = 64
         if v4:
             st.has4 = 1
             memcpy(st.addr4, PyBytes_AS_STRING(_addr16(v4[0])), 16)
+            memset(&st.ip4, 0, sizeof(st.ip4))
+            st.ip4.src = load_be32(st.addr4 + 12)
+            st.ip4.ttl = st.ttl
+            st.ip4.flags = IPF_DF
+            st.ip4.proto = IPPROTO_TCP
         if v6:
             st.has6 = 1
             memcpy(st.addr6, PyBytes_AS_STRING(_addr16(v6[0])), 16)
+            memset(&st.ip6, 0, sizeof(st.ip6))
+            memcpy(st.ip6.src, st.addr6, 16)
+            st.ip6.hop_limit = st.ttl
+            st.ip6.next_header = IPPROTO_TCP
         self.addresses = tuple(str(a) for a in addrs)
-        st.ttl = 64
         st.mtu = mtu
         if ethernet is not None:
             src, dst = ethernet
