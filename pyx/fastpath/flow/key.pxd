@@ -104,44 +104,40 @@ cdef inline uint16_t icmp6_counterpart(uint8_t t, bint* one_way) noexcept nogil:
     return 0
 
 
-cdef inline bint endpoint_gt(const uint8_t* a, uint16_t pa, const uint8_t* b, uint16_t pb) noexcept nogil:
-    # Any total order will do; native-order 64-bit words are the cheapest to compare.
-    cdef uint64_t x = load_ne64(a), y = load_ne64(b)
-    if x != y:
-        return x > y
-    x = load_ne64(a + 8)
-    y = load_ne64(b + 8)
-    if x != y:
-        return x > y
-    return pa > pb
+cdef inline uint64_t v4_word(uint32_t host_order) noexcept nogil:
+    # Bytes 8..15 of ::ffff:a.b.c.d as one native (little-endian) word: 00 00 ff ff a b c d.
+    cdef uint32_t be = ((host_order >> 24) | ((host_order >> 8) & 0xff00) |
+                        ((host_order << 8) & 0xff0000) | (host_order << 24))
+    return (<uint64_t>be << 32) | <uint64_t>0xffff0000
 
 
-cdef inline void key_swap(FlowKey* k) noexcept nogil:
-    cdef uint8_t tmp[16]
-    cdef uint16_t p
-    memcpy(tmp, k.addr[0], 16)
-    memcpy(k.addr[0], k.addr[1], 16)
-    memcpy(k.addr[1], tmp, 16)
-    p = k.port[0]
-    k.port[0] = k.port[1]
-    k.port[1] = p
+cdef inline void store_word(uint8_t* p, uint64_t w) noexcept nogil:
+    memcpy(p, &w, 8)
 
 
 cdef inline bint key_from_packet(const PacketRecord* r, FlowKey* k, bint use_vlan,
                                  bint* swapped) noexcept nogil:
     """Fill ``k`` from a parsed IPv4/IPv6 packet. ``swapped`` says the packet travels b -> a.
 
-    Returns False when the packet cannot be keyed (no IP layer)."""
+    Returns False when the packet cannot be keyed (no IP layer). The key is assembled in
+    registers and written with five 8-byte stores, so the loads that hash and compare it right
+    after are forwarded from those stores instead of stalling on byte-sized ones."""
     cdef bint one_way = False
     cdef uint16_t sp = 0, dp = 0
     cdef uint8_t proto = r.ip_proto
     cdef uint32_t vl = 0
+    cdef uint64_t s0, s1, d0, d1, t, tail
+    cdef uint8_t* out = <uint8_t*>k
     if r.ip_version == 4:
-        addr_set_v4(k.addr[0], r.ip4_src)
-        addr_set_v4(k.addr[1], r.ip4_dst)
+        s0 = 0
+        d0 = 0
+        s1 = v4_word(r.ip4_src)
+        d1 = v4_word(r.ip4_dst)
     elif r.ip_version == 6:
-        memcpy(k.addr[0], r.ip6_src, 16)
-        memcpy(k.addr[1], r.ip6_dst, 16)
+        s0 = load_ne64(r.ip6_src)
+        s1 = load_ne64(r.ip6_src + 8)
+        d0 = load_ne64(r.ip6_dst)
+        d1 = load_ne64(r.ip6_dst + 8)
     else:
         return False
     if proto == IPPROTO_TCP or proto == IPPROTO_UDP:
@@ -157,17 +153,29 @@ cdef inline bint key_from_packet(const PacketRecord* r, FlowKey* k, bint use_vla
         dp = icmp6_counterpart(r.icmp_type, &one_way)
         if one_way:
             dp = r.icmp_code
-    k.port[0] = sp
-    k.port[1] = dp
     if use_vlan and r.vlan_count > 0:
         vl = (<uint32_t>(r.vlan[0] & 0xfff)) << 12
         if r.vlan_count > 1:
             vl |= r.vlan[1] & 0xfff
-    k.meta = (<uint32_t>proto << 24) | vl
-    swapped[0] = False
-    if not one_way and endpoint_gt(k.addr[0], sp, k.addr[1], dp):
-        key_swap(k)
-        swapped[0] = True
+    # Canonical order: any total order will do; native words are the cheapest to compare.
+    swapped[0] = not one_way and (s0 > d0 or (s0 == d0 and (s1 > d1 or (s1 == d1 and sp > dp))))
+    if swapped[0]:
+        t = s0
+        s0 = d0
+        d0 = t
+        t = s1
+        s1 = d1
+        d1 = t
+        t = sp
+        sp = dp
+        dp = <uint16_t>t
+    # port[0], port[1] and meta share the last word (little-endian hosts only, as the records).
+    tail = <uint64_t>sp | (<uint64_t>dp << 16) | (<uint64_t>((<uint32_t>proto << 24) | vl) << 32)
+    store_word(out, s0)
+    store_word(out + 8, s1)
+    store_word(out + 16, d0)
+    store_word(out + 24, d1)
+    store_word(out + 32, tail)
     return True
 
 
