@@ -339,9 +339,17 @@ cdef inline Py_ssize_t parse_link(const uint8_t* p, Py_ssize_t n, uint16_t linkt
 
 # ---------------------------------------------------------------- transport layer
 
+cdef inline uint64_t pseudo_sum(const uint8_t* src, const uint8_t* dst, bint v6, uint8_t proto,
+                                Py_ssize_t length) noexcept nogil:
+    # The pseudo-header (RFC 793 3.1, RFC 768, RFC 8200 8.1), computed only when a checksum is
+    # actually verified.
+    cdef size_t alen = 16 if v6 else 4
+    return pseudo_add(csum_partial(dst, alen, csum_partial(src, alen, 0)), proto, length)
+
+
 cdef inline void parse_tcp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end,
                            Py_ssize_t seg_len, PacketRecord* r, bint verify, bint can_verify,
-                           uint64_t pseudo) noexcept nogil:
+                           const uint8_t* src, const uint8_t* dst, bint v6) noexcept nogil:
     # avail_end bounds what was captured (and what the IP length allows); seg_len is the
     # segment length the IP header claims.
     cdef Py_ssize_t avail = avail_end - l4, doff, optlen
@@ -401,14 +409,15 @@ cdef inline void parse_tcp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end
     if not verify:
         r.csum_l4 = CSUM_UNVERIFIED
     elif can_verify and avail >= seg_len:
-        r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(h, <size_t>seg_len, pseudo)) else CSUM_BAD
+        r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(
+            h, <size_t>seg_len, pseudo_sum(src, dst, v6, IPPROTO_TCP, seg_len))) else CSUM_BAD
     else:
         r.csum_l4 = CSUM_UNVERIFIED
 
 
 cdef inline void parse_udp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end,
                            Py_ssize_t seg_len, PacketRecord* r, bint verify, bint can_verify,
-                           uint64_t pseudo, bint ipv6) noexcept nogil:
+                           const uint8_t* src, const uint8_t* dst, bint ipv6) noexcept nogil:
     cdef Py_ssize_t avail = avail_end - l4, ulen
     cdef const uint8_t* h = p + l4
     cdef uint16_t csum
@@ -444,7 +453,8 @@ cdef inline void parse_udp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end
     elif can_verify and avail >= ulen and (avail >= seg_len or r.wirelen == QUOTED_WIRELEN):
         # Verified when the whole IP payload was captured (as tshark does); in a quote from an
         # ICMP error, whose IP length describes the original, when the datagram was quoted whole.
-        r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(h, <size_t>ulen, pseudo)) else CSUM_BAD
+        r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(
+            h, <size_t>ulen, pseudo_sum(src, dst, ipv6, IPPROTO_UDP, ulen))) else CSUM_BAD
     else:
         r.csum_l4 = CSUM_UNVERIFIED
     # Tunnels recognised by port (VXLAN RFC 7348, Geneve RFC 8926, MPLS RFC 7510) or by
@@ -505,7 +515,7 @@ cdef inline void teredo_inner(const uint8_t* p, Py_ssize_t off, Py_ssize_t end,
 
 cdef inline void parse_icmp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end,
                             Py_ssize_t seg_len, PacketRecord* r, bint verify, bint can_verify,
-                            uint64_t pseudo, bint v6) noexcept nogil:
+                            const uint8_t* src, const uint8_t* dst, bint v6) noexcept nogil:
     cdef Py_ssize_t avail = avail_end - l4
     cdef const uint8_t* h = p + l4
     cdef uint8_t t
@@ -536,7 +546,10 @@ cdef inline void parse_icmp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_en
     if not verify:
         r.csum_l4 = CSUM_UNVERIFIED
     elif can_verify and avail >= seg_len:
-        r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(h, <size_t>seg_len, pseudo)) else CSUM_BAD
+        # ICMPv6 covers a pseudo-header (RFC 4443 2.3); ICMP for IPv4 does not.
+        r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(
+            h, <size_t>seg_len,
+            pseudo_sum(src, dst, True, IPPROTO_ICMPV6, seg_len) if v6 else 0)) else CSUM_BAD
     else:
         r.csum_l4 = CSUM_UNVERIFIED
 
@@ -611,21 +624,18 @@ cdef inline void parse_gre(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end
 
 cdef inline void parse_l4(const uint8_t* p, uint8_t proto, Py_ssize_t l4, Py_ssize_t avail_end,
                           Py_ssize_t seg_len, PacketRecord* r, bint verify, bint can_verify,
-                          uint64_t pseudo, bint v6) noexcept nogil:
-    # pseudo is the pseudo-header sum without protocol and length; they are added per protocol.
+                          const uint8_t* src, const uint8_t* dst, bint v6) noexcept nogil:
+    # src and dst are the addresses the pseudo-header uses (4 or 16 bytes).
     cdef Py_ssize_t present = avail_end - l4
     r.l4_avail = <uint8_t>(255 if present > 255 else (present if present > 0 else 0))
     if proto == IPPROTO_TCP:
-        parse_tcp(p, l4, avail_end, seg_len, r, verify, can_verify,
-                  pseudo_add(pseudo, IPPROTO_TCP, seg_len))
+        parse_tcp(p, l4, avail_end, seg_len, r, verify, can_verify, src, dst, v6)
     elif proto == IPPROTO_UDP:
-        parse_udp(p, l4, avail_end, seg_len, r, verify, can_verify,
-                  pseudo_add(pseudo, IPPROTO_UDP, load_be16(p + l4 + 4) if avail_end - l4 >= 6 else 0), v6)
+        parse_udp(p, l4, avail_end, seg_len, r, verify, can_verify, src, dst, v6)
     elif proto == IPPROTO_ICMP and not v6:
-        parse_icmp(p, l4, avail_end, seg_len, r, verify, can_verify, 0, False)
+        parse_icmp(p, l4, avail_end, seg_len, r, verify, can_verify, src, dst, False)
     elif proto == IPPROTO_ICMPV6 and v6:
-        parse_icmp(p, l4, avail_end, seg_len, r, verify, can_verify,
-                   pseudo_add(pseudo, IPPROTO_ICMPV6, seg_len), True)
+        parse_icmp(p, l4, avail_end, seg_len, r, verify, can_verify, src, dst, True)
     elif proto == IPPROTO_IPIP or proto == IPPROTO_IPV6:
         r.l4_off = <uint16_t>l4
         r.payload_off = <uint16_t>l4
@@ -755,7 +765,7 @@ cdef inline void parse_ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, Pack
         r.payload_len = <uint32_t>(total - ihl)
         return
     parse_l4(p, r.ip_proto, off + ihl, avail_end, total - ihl, r, verify, not frag,
-             csum_partial(h + 12, 8, 0), False)
+             h + 12, h + 16, False)
 
 
 cdef inline void parse_ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, PacketRecord* r,
@@ -764,7 +774,6 @@ cdef inline void parse_ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, Pack
     cdef Py_ssize_t plen, end, avail_end, l4
     cdef ipv6_ext_t ext
     cdef int w
-    cdef uint64_t pseudo
     cdef Py_ssize_t cap = n - off
     if cap < 1:
         set_error(r, ERR_TRUNCATED)
@@ -812,10 +821,10 @@ cdef inline void parse_ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t off, Pack
         return
     # Pseudo-header: the Home Address replaces the source (RFC 6275 6.3) and the routing
     # header's final destination replaces the destination (RFC 8200 8.1).
-    pseudo = csum_partial(ext.home_addr if ext.home_addr != NULL else h + 8, 16, 0)
-    pseudo = csum_partial(ext.final_dst if ext.final_dst != NULL else h + 24, 16, pseudo)
     parse_l4(p, ext.upper_proto, l4, avail_end, end - l4, r, verify,
-             not (ext.flags & IPF_FRAGMENT), pseudo, True)
+             not (ext.flags & IPF_FRAGMENT),
+             ext.home_addr if ext.home_addr != NULL else h + 8,
+             ext.final_dst if ext.final_dst != NULL else h + 24, True)
 
 
 cdef void parse_frame(const uint8_t* p, uint32_t caplen, uint16_t linktype, PacketRecord* r,
@@ -960,7 +969,8 @@ cdef int fill_frame_checksums(uint8_t* p, uint32_t caplen, uint16_t linktype) no
     cdef PacketRecord r
     cdef Py_ssize_t l3, l4, seg
     cdef uint8_t* h
-    cdef uint64_t pseudo
+    cdef const uint8_t* src
+    cdef const uint8_t* dst
     cdef ipv6_ext_t ext
     cdef int written = 0
     cdef Py_ssize_t csum_at
@@ -978,12 +988,13 @@ cdef int fill_frame_checksums(uint8_t* p, uint32_t caplen, uint16_t linktype) no
         store_be16(h + 10, 0)
         store_be16(h + 10, csum_finish(csum_partial(h, <size_t>((h[0] & 0x0f) * 4), 0)))
         written += 1
-        pseudo = csum_partial(h + 12, 8, 0)
+        src = h + 12
+        dst = h + 16
     else:
         if ipv6_walk(h, caplen - l3, &ext) < 0:
             return written
-        pseudo = csum_partial(ext.home_addr if ext.home_addr != NULL else h + 8, 16, 0)
-        pseudo = csum_partial(ext.final_dst if ext.final_dst != NULL else h + 24, 16, pseudo)
+        src = ext.home_addr if ext.home_addr != NULL else h + 8
+        dst = ext.final_dst if ext.final_dst != NULL else h + 24
     if r.l4_off == OFF_NONE or r.ip_flags & IPF_FRAGMENT or r.error != ERR_NONE:
         return written
     l4 = r.l4_off
@@ -1003,12 +1014,10 @@ cdef int fill_frame_checksums(uint8_t* p, uint32_t caplen, uint16_t linktype) no
         return written
     if l4 + seg > caplen:
         return written
-    if r.ip_proto != IPPROTO_ICMP:
-        pseudo = pseudo_add(pseudo, r.ip_proto, seg)
-    else:
-        pseudo = 0
     store_be16(p + l4 + csum_at, 0)
-    csum = csum_finish(csum_partial(p + l4, <size_t>seg, pseudo))
+    csum = csum_finish(csum_partial(
+        p + l4, <size_t>seg,
+        0 if r.ip_proto == IPPROTO_ICMP else pseudo_sum(src, dst, r.ip_version == 6, r.ip_proto, seg)))
     if r.ip_proto == IPPROTO_UDP and csum == 0:
         csum = 0xffff           # RFC 768: zero is "no checksum"
     store_be16(p + l4 + csum_at, csum)
