@@ -400,7 +400,7 @@ cdef void _send_cookie_synack(tcp_stack_t* st, uint64_t now, uint8_t family, con
     h.flags = TCP_SYN | TCP_ACK_FLAG
     h.window = cfg.rcvbuf if cfg.rcvbuf < 65535 else 65535
     h.options = OPT_MSS
-    h.mss = cfg.mss if cfg.mss < peer_mss or True else peer_mss
+    h.mss = cfg.mss                      # what we can receive (RFC 9293 3.7.1)
     if (cfg.flags & CFG_TS) and (syn.options & OPT_TIMESTAMP):
         tso = ts_offset_for(&st.secrets, laddr, syn.dport, raddr, syn.sport)
         ts_now = <uint32_t>(now // 1000) + tso
