@@ -248,7 +248,8 @@ class _GzipStream:
                     if rest.strip(b"\0") == b"" and not self._more_nonzero():
                         return 0        # zero padding after the last member, as gzip(1) allows
                     raise CaptureError(f"data that is not gzip follows the end of the gzip stream "
-                                       f"(after {self.out} decompressed bytes)", self.path)
+                                       f"(after {self.out} decompressed bytes)", self.path,
+                                       offset=self.raw.consumed - len(rest))
                 self.dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
             elif self.dec.unconsumed_tail:
                 data = self.dec.unconsumed_tail
@@ -256,12 +257,14 @@ class _GzipStream:
                 data = self.raw.read(_GZIP_INPUT)
                 if not data:
                     raise CaptureError(f"the gzip data ends early, after {self.out} decompressed "
-                                       f"bytes: the .gz file is truncated", self.path)
+                                       f"bytes: the .gz file is truncated", self.path,
+                                       offset=self.raw.consumed)
             try:
                 out = self.dec.decompress(data, want)
             except zlib.error as e:
                 raise CaptureError(f"the gzip data is corrupt ({e}) after {self.out} decompressed "
-                                   f"bytes", self.path) from None
+                                   f"bytes (the offset is that of the compressed data read so "
+                                   f"far)", self.path, offset=self.raw.consumed) from None
             if out:
                 n = len(out)
                 mv[:n] = out
@@ -488,11 +491,12 @@ class CaptureReader:
                 self.byteorder = "big" if ix.big_endian else "little"
 
     def _wrap_failure(self, e):
+        """A read or decompression failure, located at the record that was being read."""
+        record = None if self._ix is None else self._ix.packets + 1
         if isinstance(e, CaptureError):
-            if e.path is None:
-                e.path = self.path
-            return e
-        return CaptureError(f"read error: {e}", self.path)
+            return CaptureError(e.reason, e.path or self.path, record,
+                                e.offset if e.offset is not None else self.position)
+        return CaptureError(f"read error: {e}", self.path, record, self.position)
 
     def _capture_error(self, record=None):
         code, offset, a, b, c = self._ix.error
