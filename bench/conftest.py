@@ -38,12 +38,25 @@ DEFAULT_PACKETS = 1_000_000
 DEFAULT_SEED = 1
 
 
+def _env_int(name, default, low):
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        raise pytest.UsageError(f"{name}={text!r}: give an integer >= {low} (default {default})")
+    return value
+
+
 def bench_packets():
-    return int(os.environ.get("FASTPATH_BENCH_PACKETS", DEFAULT_PACKETS))
+    return _env_int("FASTPATH_BENCH_PACKETS", DEFAULT_PACKETS, 1)
 
 
 def bench_seed():
-    return int(os.environ.get("FASTPATH_BENCH_SEED", DEFAULT_SEED))
+    return _env_int("FASTPATH_BENCH_SEED", DEFAULT_SEED, 0)
 
 
 # ---------------------------------------------------------------- the benchmark capture
