@@ -303,3 +303,31 @@ def test_track_checks_its_input():
     with pytest.raises(ConfigError, match="verdicts"):
         t.track(batch(syn(T0, 1)), verdicts=np.zeros(5, np.uint8))
     assert len(t.track(np.zeros(0, PACKET_DTYPE))) == 0
+
+
+def test_one_thread_at_a_time():
+    # track() releases the GIL; another thread using the same table meanwhile gets an error
+    # instead of corrupting it.
+    import threading
+    t = FlowTable(1 << 16, seed=1)
+    big = batch(*[syn(T0 + i, i) for i in range(20000)])
+    errors, done = [], threading.Event()
+
+    def worker():
+        try:
+            for _ in range(20):
+                t.track(big)
+        finally:
+            done.set()
+
+    th = threading.Thread(target=worker)
+    th.start()
+    while not done.is_set():
+        try:
+            t.flush()
+        except RuntimeError as e:
+            errors.append(str(e))
+    th.join()
+    assert all("another thread" in e for e in errors)
+    st = t.stats()
+    assert st["inserts"] - st["removed"] == len(t)

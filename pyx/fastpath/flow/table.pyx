@@ -218,6 +218,9 @@ cdef class FlowTable:
       likely_server_ports for its originator heuristics, and the UDP ports of its DNS analyzer
       (default: Zeek with its base scripts).
     * ``seed`` -- hash seed (random by default; fix it for reproducible eviction).
+
+    A table is used by one thread at a time (``track`` releases the GIL while it works; a call
+    from another thread meanwhile raises ``RuntimeError``). Use one table per thread.
     """
     cdef FlowCore* core
     cdef ZeekConn* ext
@@ -240,6 +243,7 @@ cdef class FlowTable:
     cdef ConnRecord* queue
     cdef uint32_t qlen
     cdef uint32_t sweep_pos
+    cdef bint busy              # a method is running without the GIL (one thread at a time)
     # counters
     cdef uint64_t n_packets, n_lookups, n_hits, n_inserts, n_evictions, n_expiries
     cdef uint64_t n_insert_failed, n_removed, n_records, n_zeek_splits
@@ -828,20 +832,19 @@ cdef class FlowTable:
 
     # ------------------------------------------------------------ Python API
 
+    cdef _enter(self):
+        if self.busy:
+            raise RuntimeError("this FlowTable is in use by another thread: use one table per "
+                               "thread")
+        self.busy = True
+
     def track(self, packets, verdicts=None, reasons=None):
         """Track a batch of parsed packets (a ``PACKET_DTYPE`` array, in capture order).
 
         Returns the connection records finished by this batch (``CONN_DTYPE``; empty without
         records). ``verdicts``/``reasons``, if given, are uint8 arrays of the batch's length
         that receive each packet's verdict (``V_*``) and reason (``R_*``)."""
-        cdef const uint8_t[::1] raw
-        cdef uint8_t[::1] vv
-        cdef uint8_t[::1] rv
-        cdef const PacketRecord* p
-        cdef uint8_t* vp = NULL
-        cdef uint8_t* rp = NULL
-        cdef Py_ssize_t n, done = 0, k, budget
-        cdef bint full = False
+        cdef Py_ssize_t n
         cdef list out = []
         if not isinstance(packets, np.ndarray) or packets.dtype != PACKET_DTYPE:
             raise ConfigError("track() takes a numpy array of PACKET_DTYPE records (from "
@@ -852,6 +855,22 @@ cdef class FlowTable:
         n = packets.shape[0]
         if n == 0:
             return self._result(out)
+        self._enter()
+        try:
+            return self._track(packets, n, verdicts, reasons, out)
+        finally:
+            self.busy = False
+
+    cdef object _track(self, object packets, Py_ssize_t n, object verdicts, object reasons,
+                       list out):
+        cdef const uint8_t[::1] raw
+        cdef uint8_t[::1] vv
+        cdef uint8_t[::1] rv
+        cdef const PacketRecord* p
+        cdef uint8_t* vp = NULL
+        cdef uint8_t* rp = NULL
+        cdef Py_ssize_t done = 0, k, budget
+        cdef bint full = False
         raw = packets.view(np.uint8).reshape(-1)
         p = <const PacketRecord*>&raw[0]
         if verdicts is not None:
@@ -890,6 +909,8 @@ cdef class FlowTable:
         """Apply every timer due at ``now_ns`` (default: the newest packet time seen).
 
         Returns the records this finished."""
+        if self.busy:
+            self._enter()                   # raises: another thread is tracking
         cdef int64_t t = self.now if now_ns is None else int(now_ns)
         cdef uint32_t i = 0
         cdef list out = []
@@ -905,6 +926,8 @@ cdef class FlowTable:
 
     def flush(self):
         """End of input: write a record for every open connection and empty the table."""
+        if self.busy:
+            self._enter()                   # raises: another thread is tracking
         cdef list out = []
         while self.count > 0:
             if self.qlen + 2 > QUEUE_CAP:
@@ -915,6 +938,8 @@ cdef class FlowTable:
 
     def snapshot(self):
         """Records of the connections open right now (``end_reason`` 'active'); nothing changes."""
+        if self.busy:
+            self._enter()                   # raises: another thread is tracking
         cdef list out = []
         cdef uint32_t i
         if self.ext == NULL:
@@ -932,6 +957,8 @@ cdef class FlowTable:
         """The state of the flow a packet src:sport -> dst:dport would belong to, or None.
 
         For ICMP give the type as ``sport`` (``dport`` and ``icmp_code`` as in the packet)."""
+        if self.busy:
+            self._enter()                   # raises: another thread is tracking
         import ipaddress
         cdef PacketRecord r
         cdef FlowKey k
