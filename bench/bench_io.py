@@ -44,7 +44,9 @@ DATA = HERE / ".data"
 CSRC = HERE / "c"
 ROUNDS = int(os.environ.get("FASTPATH_BENCH_IO_ROUNDS", 7))
 PACKETS = int(os.environ.get("FASTPATH_BENCH_IO_PACKETS", 5_000_000))
-GEN_CPU, READ_CPU = 0, 1
+GEN_CPU = 0
+READ_CPU = int(os.environ.get("FASTPATH_BENCH_IO_READ_CPU", 0))
+BATCH = int(os.environ.get("FASTPATH_BENCH_IO_BATCH", 256))
 RESULTS = {}
 
 
@@ -129,7 +131,8 @@ class Generator(threading.Thread):
             os.sched_setaffinity(0, {GEN_CPU})
             with self.lab.entered():
                 t = time.perf_counter()
-                self.prog.generate(self.frame, self.count, ifname=self.lab.outer)
+                self.prog.generate(self.frame, self.count, ifname=self.lab.outer,
+                                   batch_size=BATCH)
                 self.seconds = time.perf_counter() - t
         except BaseException as e:          # reported by the caller
             self.error = e

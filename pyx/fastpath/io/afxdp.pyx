@@ -403,6 +403,17 @@ cdef class AfXdpDevice(Device):
             raise ConfigError(f"{self.name}: {self.ifname} is down; bring it up first")
         return i
 
+    def ring_state(self):
+        """The four rings' producer and consumer indices as the kernel last published them:
+        {"fill": (prod, cons), "rx": ..., "tx": ..., "completion": ...}. For diagnosis."""
+        self._check_open()
+        return {"fill": (fp_load_acquire_u32(self.fill.producer),
+                         fp_load_acquire_u32(self.fill.consumer)),
+                "rx": (fp_load_acquire_u32(self.rx.producer), fp_load_acquire_u32(self.rx.consumer)),
+                "tx": (fp_load_acquire_u32(self.tx.producer), fp_load_acquire_u32(self.tx.consumer)),
+                "completion": (fp_load_acquire_u32(self.comp.producer),
+                               fp_load_acquire_u32(self.comp.consumer))}
+
     # ---------------------------------------------------------------- the rest
     cdef void _shutdown(self) noexcept:
         self._teardown()

@@ -75,6 +75,7 @@ cdef class Burst:
     cdef uint64_t* handles     # backend's per-frame handles (UMEM addresses, slot numbers)
     cdef uint32_t nhandles
     cdef int64_t token         # backend's per-burst handle (ring block)
+    cdef int64_t pool_slot     # which of the device's handle arrays ``handles`` is
     cdef readonly bint released
     cdef void _free_handles(self) noexcept
     cdef void _do_release(self) noexcept
@@ -93,6 +94,11 @@ cdef class Device:
     cdef bint uses_handles
     cdef FrameRef* scratch
     cdef uint64_t* scratch_handles
+    cdef uint64_t* handle_pool         # max_held arrays of max_burst handles, one per held burst
+    cdef uint32_t* pool_free
+    cdef uint32_t pool_nfree
+    cdef Burst spare                   # a Burst object kept from an empty receive
+    cdef Burst empty                   # the (immutable) burst returned when nothing arrived
 
     cdef int _setup_burst(self, uint32_t max_burst, uint32_t max_held) except -1
     cdef int _check_open(self) except -1

@@ -296,6 +296,7 @@ cdef class Burst:
         self.nhandles = 0
         self.count = 0
         self.token = -1
+        self.pool_slot = -1
         self.released = False
 
     def __dealloc__(self):
@@ -304,9 +305,15 @@ cdef class Burst:
         self._free_handles()
 
     cdef void _free_handles(self) noexcept:
-        if self.handles != NULL:
+        cdef Device dev = self.device
+        if self.pool_slot >= 0:
+            if dev is not None and dev.pool_nfree < dev.max_held:
+                dev.pool_free[dev.pool_nfree] = <uint32_t>self.pool_slot
+                dev.pool_nfree += 1
+            self.pool_slot = -1
+        elif self.handles != NULL:
             free(self.handles)
-            self.handles = NULL
+        self.handles = NULL
         self.nhandles = 0
 
     cdef void _do_release(self) noexcept:
@@ -383,27 +390,49 @@ cdef class Device:
         self.uses_handles = False
         self.scratch = NULL
         self.scratch_handles = NULL
+        self.handle_pool = NULL
+        self.pool_free = NULL
+        self.pool_nfree = 0
         memset(&self.c, 0, sizeof(DeviceCounters))
 
     def __dealloc__(self):
+        # Bursts hold a reference to their device, so none is alive here to use the pool.
         free(self.scratch)
         free(self.scratch_handles)
+        free(self.handle_pool)
+        free(self.pool_free)
         self.scratch = NULL
         self.scratch_handles = NULL
+        self.handle_pool = NULL
+        self.pool_free = NULL
 
     cdef int _setup_burst(self, uint32_t max_burst, uint32_t max_held) except -1:
         if max_burst < 1 or max_burst > 65536:
             raise ConfigError(f"max_burst must be 1..65536, not {max_burst}")
         if max_held < 1:
             raise ConfigError("max_held must be at least 1")
-        free(self.scratch)
-        free(self.scratch_handles)
+        if self.handle_pool != NULL:
+            raise ConfigError(f"{self.name}: burst sizes are fixed once set")
+        cdef uint32_t i
         self.scratch = <FrameRef*>calloc(max_burst, sizeof(FrameRef))
         self.scratch_handles = <uint64_t*>calloc(max_burst, sizeof(uint64_t))
-        if self.scratch == NULL or self.scratch_handles == NULL:
+        # Handles of held bursts live in a pool (no allocation per burst): the held-burst limit
+        # guarantees a free array for every burst handed out.
+        self.handle_pool = <uint64_t*>malloc(<size_t>max_held * max_burst * sizeof(uint64_t))
+        self.pool_free = <uint32_t*>malloc(max_held * sizeof(uint32_t))
+        if (self.scratch == NULL or self.scratch_handles == NULL or self.handle_pool == NULL
+                or self.pool_free == NULL):
             raise MemoryError()
+        for i in range(max_held):
+            self.pool_free[i] = max_held - 1 - i
+        self.pool_nfree = max_held
         self.max_burst = max_burst
         self.max_held = max_held
+        self.empty = Burst.__new__(Burst)
+        self.empty.device = None
+        self.empty.released = True
+        self.empty.buffer = b""
+        self.empty.index = new_frame_index(0, NULL)
         return 0
 
     cdef int _check_open(self) except -1:
@@ -439,20 +468,25 @@ cdef class Device:
                 f"'with dev.recv() as burst:') before receiving more")
         if max_frames == 0 or max_frames > self.max_burst:
             max_frames = self.max_burst
-        b = Burst.__new__(Burst)
+        # Nothing arrived is the common answer of a polling loop: it costs no allocation.
+        if self.spare is not None:
+            b = self.spare
+            self.spare = None
+        else:
+            b = Burst.__new__(Burst)
         b.device = self
         n = self._rx(self.scratch, self.scratch_handles, max_frames, timeout_ns, b)
+        if n == 0:
+            b.buffer = None
+            b.token = -1
+            self.spare = b
+            return self.empty
         b.count = n
         b.index = new_frame_index(n, self.scratch)
-        if n == 0:
-            b.released = True
-            return b
         if self.uses_handles:
-            b.handles = <uint64_t*>malloc(n * sizeof(uint64_t))
-            if b.handles == NULL:
-                b.released = True   # hand the frames straight back rather than leak them
-                b.nhandles = 0
-                raise MemoryError()
+            self.pool_nfree -= 1
+            b.pool_slot = self.pool_free[self.pool_nfree]
+            b.handles = self.handle_pool + <size_t>b.pool_slot * self.max_burst
             memcpy(b.handles, self.scratch_handles, n * sizeof(uint64_t))
             b.nhandles = n
         for i in range(<uint32_t>n):
