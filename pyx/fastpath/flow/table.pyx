@@ -222,10 +222,11 @@ cdef class FlowTable:
     A table is used by one thread at a time (``track`` releases the GIL while it works; a call
     from another thread meanwhile raises ``RuntimeError``). Use one table per thread.
     """
-    cdef FlowCore* core
-    cdef ZeekConn* ext
+    cdef char* pool             # capacity entries of `stride` bytes: FlowCore, then ZeekConn
+    cdef size_t stride
+    cdef bint records
     cdef uint32_t* index
-    cdef HugeBlock core_mem, ext_mem, index_mem
+    cdef HugeBlock pool_mem, index_mem
     cdef uint64_t index_mask
     cdef uint32_t index_size
     cdef uint32_t cap
@@ -251,8 +252,7 @@ cdef class FlowTable:
     cdef uint64_t reasons[R_COUNT]
 
     def __cinit__(self):
-        self.core = NULL
-        self.ext = NULL
+        self.pool = NULL
         self.index = NULL
         self.queue = NULL
 
@@ -272,12 +272,14 @@ cdef class FlowTable:
             isz <<= 1
         self.index_size = <uint32_t>isz
         self.index_mask = isz - 1
-        self.core = <FlowCore*>huge_alloc(&self.core_mem, capacity * sizeof(FlowCore))
+        # One entry per flow: the middlebox state, then (with records) the Zeek record, side by
+        # side so that one flow's state is one contiguous run of cache lines.
+        self.records = bool(records)
+        self.stride = sizeof(FlowCore) + (sizeof(ZeekConn) if self.records else 0)
+        self.pool = <char*>huge_alloc(&self.pool_mem, capacity * self.stride)
         self.index = <uint32_t*>huge_alloc(&self.index_mem, isz * sizeof(uint32_t))
         self.queue = <ConnRecord*>calloc(QUEUE_CAP, sizeof(ConnRecord))
-        if records:
-            self.ext = <ZeekConn*>huge_alloc(&self.ext_mem, capacity * sizeof(ZeekConn))
-        if self.core == NULL or self.index == NULL or self.queue == NULL or (records and self.ext == NULL):
+        if self.pool == NULL or self.index == NULL or self.queue == NULL:
             raise MemoryError(f"cannot allocate a flow table for {capacity} flows "
                               f"({self._bytes_for(capacity, records, isz) >> 20} MiB): lower the capacity")
         self.use_vlan = bool(vlan)
@@ -293,8 +295,7 @@ cdef class FlowTable:
         self._set_zeek(zeek, server_ports)
 
     def __dealloc__(self):
-        huge_free(&self.core_mem)
-        huge_free(&self.ext_mem)
+        huge_free(&self.pool_mem)
         huge_free(&self.index_mem)
         free(self.queue)
 
@@ -361,7 +362,13 @@ cdef class FlowTable:
         self.zcfg.syn_timeout = ns["syn_timeout"]
         self.zcfg.report_gaps_for_partial = bool(values.get("report_gaps_for_partial", False))
 
-    # ------------------------------------------------------------ index
+    # ------------------------------------------------------------ entries and index
+
+    cdef inline FlowCore* _c(self, size_t i) noexcept nogil:
+        return <FlowCore*>(self.pool + i * self.stride)
+
+    cdef inline ZeekConn* _z(self, size_t i) noexcept nogil:
+        return <ZeekConn*>(self.pool + i * self.stride + sizeof(FlowCore))
 
     cdef inline int64_t _find(self, const FlowKey* k, uint64_t h, bint v6) noexcept nogil:
         cdef uint64_t i = h & self.index_mask
@@ -372,13 +379,13 @@ cdef class FlowTable:
             if v == 0:
                 return -1
             if (v >> 24) == tag:
-                c = &self.core[(v & 0xFFFFFF) - 1]
+                c = self._c((v & 0xFFFFFF) - 1)
                 if key_eq(&c.key, k) and ((c.tcp.owner & OWN_V6) != 0) == v6:
                     return (v & 0xFFFFFF) - 1
             i = (i + 1) & self.index_mask
 
     cdef inline uint64_t _hash_of(self, uint32_t idx) noexcept nogil:
-        return key_hash(&self.core[idx].key, self.seed, (self.core[idx].tcp.owner & OWN_V6) != 0)
+        return key_hash(&self._c(idx).key, self.seed, (self._c(idx).tcp.owner & OWN_V6) != 0)
 
     cdef inline uint64_t _slot_of(self, uint32_t idx) noexcept nogil:
         # Where the index points at pool entry ``idx`` (it must be there).
@@ -412,9 +419,7 @@ cdef class FlowTable:
         if idx != last:
             s = self._slot_of(last)
             self.index[s] = (self.index[s] & <uint32_t>0xFF000000U) | (idx + 1)
-            memcpy(&self.core[idx], &self.core[last], sizeof(FlowCore))
-            if self.ext != NULL:
-                memcpy(&self.ext[idx], &self.ext[last], sizeof(ZeekConn))
+            memcpy(self._c(idx), self._c(last), self.stride)
         self.count = last
         self.n_removed += 1
 
@@ -430,8 +435,8 @@ cdef class FlowTable:
 
     cdef void _emit(self, uint32_t idx, uint8_t why) noexcept nogil:
         """Write the open Zeek record of flow ``idx`` to the queue and close it."""
-        cdef FlowCore* c = &self.core[idx]
-        cdef ZeekConn* z = &self.ext[idx]
+        cdef FlowCore* c = self._c(idx)
+        cdef ZeekConn* z = self._z(idx)
         cdef ConnRecord* o = &self.queue[self.qlen]
         cdef int b = (z.cflags & ZC_ORIG_IS_B) != 0
         cdef uint8_t proto = key_proto(&c.key)
@@ -475,12 +480,12 @@ cdef class FlowTable:
             z.cflags = 0
 
     cdef inline bint _alive(self, uint32_t idx) noexcept nogil:
-        return ((self.core[idx].tcp.owner & OWN_CT_ALIVE) != 0 or
-                (self.ext != NULL and (self.ext[idx].cflags & ZC_OPEN) != 0))
+        return ((self._c(idx).tcp.owner & OWN_CT_ALIVE) != 0 or
+                (self.records and (self._z(idx).cflags & ZC_OPEN) != 0))
 
     cdef bint _age(self, uint32_t idx, int64_t t) noexcept nogil:
         """Apply the timers due at time ``t``; True if the flow is gone (removed)."""
-        cdef FlowCore* c = &self.core[idx]
+        cdef FlowCore* c = self._c(idx)
         cdef ZeekConn* z
         if (c.tcp.owner & OWN_CT_ALIVE) and t >= c.expires:
             # The conntrack entry timed out; with records, the flow stays until Zeek would
@@ -489,8 +494,8 @@ cdef class FlowTable:
             c.tcp.state = CT_NONE
             c.tcp.status = 0
             self.n_expiries += 1
-        if self.ext != NULL:
-            z = &self.ext[idx]
+        if self.records:
+            z = self._z(idx)
             if (z.cflags & ZC_OPEN) and t >= z.deadline:
                 self._emit(idx, END_CLOSED if (z.close_at != 0 and t >= z.close_at) else END_IDLE)
                 self.n_zeek_splits += 1
@@ -501,7 +506,7 @@ cdef class FlowTable:
 
     cdef void _finish(self, uint32_t idx, uint8_t why) noexcept nogil:
         """Write the record (if any) and drop the flow."""
-        if self.ext != NULL and (self.ext[idx].cflags & ZC_OPEN):
+        if self.records and (self._z(idx).cflags & ZC_OPEN):
             self._emit(idx, why)
         self._remove(idx)
 
@@ -514,7 +519,7 @@ cdef class FlowTable:
             cand = <uint32_t>(((self._rand() >> 32) * <uint64_t>self.count) >> 32)
             if self._age(cand, t):
                 return True     # it had expired: its slot is free now
-            c = &self.core[cand]
+            c = self._c(cand)
             if _protected(c):
                 continue
             if best < 0 or c.expires < best_exp or not (c.tcp.owner & OWN_CT_ALIVE):
@@ -539,12 +544,12 @@ cdef class FlowTable:
         idx = self.count
         self.count += 1
         self.index[i] = (<uint32_t>(h >> 56) << 24) | (idx + 1)
-        memset(&self.core[idx], 0, sizeof(FlowCore))
-        memcpy(&self.core[idx].key, k, sizeof(FlowKey))
+        memset(self._c(idx), 0, sizeof(FlowCore))
+        memcpy(&self._c(idx).key, k, sizeof(FlowKey))
         if v6:
-            self.core[idx].tcp.owner = OWN_V6
-        if self.ext != NULL:
-            self.ext[idx].cflags = 0
+            self._c(idx).tcp.owner = OWN_V6
+        if self.records:
+            self._z(idx).cflags = 0
         self.n_inserts += 1
         return idx
 
@@ -601,6 +606,7 @@ cdef class FlowTable:
         # The slot was prefetched a few packets ago; if it (probably) names this flow, start
         # loading the flow's entries. Only a hint: the lookup itself is done when processing.
         cdef uint32_t v, idx
+        cdef size_t off
         cdef const char* e
         if pk.why != R_NONE:
             return
@@ -608,16 +614,12 @@ cdef class FlowTable:
         if v == 0 or (v >> 24) != <uint32_t>(pk.h >> 56):
             return
         idx = (v & 0xFFFFFF) - 1
-        e = <const char*>&self.core[idx]
-        fastpath_prefetch(e)
-        fastpath_prefetch(e + sizeof(FlowCore) - 1)
-        if self.ext != NULL:
-            e = <const char*>&self.ext[idx]
-            fastpath_prefetch(e)
-            fastpath_prefetch(e + 64)
-            fastpath_prefetch(e + 128)
-            fastpath_prefetch(e + 192)
-            fastpath_prefetch(e + sizeof(ZeekConn) - 1)
+        e = <const char*>self._c(idx)
+        off = 0
+        while off < self.stride:
+            fastpath_prefetch(e + off)
+            off += 64
+        fastpath_prefetch(e + self.stride - 1)
 
     cdef uint8_t _packet(self, const PacketRecord* r, const PreKey* pk, uint8_t* why) noexcept nogil:
         cdef bint swapped = pk.swapped
@@ -642,11 +644,11 @@ cdef class FlowTable:
         idx = self._find(kp, h, v6)
         if idx >= 0:
             self.n_hits += 1
-            c = &self.core[idx]
+            c = self._c(idx)
             # Any timer due? (The common case is no: check inline, act out of line.)
             if (((c.tcp.owner & OWN_CT_ALIVE) and t >= c.expires) or
-                    (self.ext != NULL and (self.ext[idx].cflags & ZC_OPEN) and
-                     t >= self.ext[idx].deadline)):
+                    (self.records and (self._z(idx).cflags & ZC_OPEN) and
+                     t >= self._z(idx).deadline)):
                 if self._age(<uint32_t>idx, t):
                     idx = -1
 
@@ -667,8 +669,8 @@ cdef class FlowTable:
             track_ct = False
 
         if proto == IPPROTO_TCP and track_ct:
-            if idx >= 0 and (self.core[idx].tcp.owner & OWN_CT_ALIVE):
-                c = &self.core[idx]
+            if idx >= 0 and (self._c(idx).tcp.owner & OWN_CT_ALIVE):
+                c = self._c(idx)
                 d = swapped ^ ((c.tcp.owner & OWN_ORIG_IS_B) != 0)
                 v = ct_tcp_packet(&c.tcp, d, r, &reason, &action, &to)
                 if action == ACT_REOPEN:
@@ -679,11 +681,11 @@ cdef class FlowTable:
                     self.reasons[R_REOPENED] += 1
                     reason = R_NONE
                     action = ACT_NONE
-            if idx < 0 or not (self.core[idx].tcp.owner & OWN_CT_ALIVE):
+            if idx < 0 or not (self._c(idx).tcp.owner & OWN_CT_ALIVE):
                 ns = ct_tcp_new(&fresh, r, self.loose, &reason)
                 if ns == CT_INVALID:
                     v = V_INVALID
-                    if self.ext == NULL:
+                    if not self.records:
                         why[0] = reason
                         return v           # nothing to keep without records
                     if idx < 0:
@@ -697,7 +699,7 @@ cdef class FlowTable:
                         if idx < 0:
                             why[0] = R_TABLE_FULL
                             return V_UNTRACKED
-                    c = &self.core[idx]
+                    c = self._c(idx)
                     fresh.owner = (c.tcp.owner & OWN_V6) | OWN_CT_ALIVE | (OWN_ORIG_IS_B if swapped else 0)
                     memcpy(&c.tcp, &fresh, sizeof(TcpConn))
                     v = ct_tcp_packet(&c.tcp, DIR_ORIGINAL, r, &reason, &action, &to)
@@ -705,14 +707,14 @@ cdef class FlowTable:
                         v = V_NEW
         else:
             if idx < 0:
-                if not track_ct and self.ext == NULL:
+                if not track_ct and not self.records:
                     why[0] = reason
                     return v
                 idx = self._insert(kp, h, t, v6)
                 if idx < 0:
                     why[0] = R_TABLE_FULL
                     return V_UNTRACKED
-            c = &self.core[idx]
+            c = self._c(idx)
             if track_ct and proto != IPPROTO_TCP:
                 if not (c.tcp.owner & OWN_CT_ALIVE):
                     c.tcp.owner = (c.tcp.owner & OWN_V6) | OWN_CT_ALIVE | (OWN_ORIG_IS_B if swapped else 0)
@@ -732,13 +734,13 @@ cdef class FlowTable:
         if idx < 0:
             why[0] = reason
             return v
-        c = &self.core[idx]
+        c = self._c(idx)
         if v == V_ACCEPT or v == V_NEW or v == V_IGNORE:
             self._set_timer(c, self.now, to)   # out-of-order timestamps never shorten a timer
 
         # ---- the connection record, with Zeek's boundaries
-        if self.ext != NULL:
-            z = &self.ext[idx]
+        if self.records:
+            z = self._z(idx)
             if (z.cflags & ZC_OPEN) and proto == IPPROTO_TCP and zk_is_reuse(z, r):
                 self._emit(<uint32_t>idx, END_REUSED)
                 self.n_zeek_splits += 1
@@ -942,10 +944,10 @@ cdef class FlowTable:
             self._enter()                   # raises: another thread is tracking
         cdef list out = []
         cdef uint32_t i
-        if self.ext == NULL:
+        if not self.records:
             return self._result(out)
         for i in range(self.count):
-            if self.ext[i].cflags & ZC_OPEN:
+            if self._z(i).cflags & ZC_OPEN:
                 if self.qlen + 1 > QUEUE_CAP:
                     self._drain(out)
                 self._emit(i, END_ACTIVE)
@@ -994,7 +996,7 @@ cdef class FlowTable:
         idx = self._find(&k, key_hash(&k, self.seed, s.version == 6), s.version == 6)
         if idx < 0:
             return None
-        c = &self.core[idx]
+        c = self._c(idx)
         info = {
             "conntrack": bool(c.tcp.owner & OWN_CT_ALIVE),
             "tcp_state": TCP_STATE_NAMES[c.tcp.state] if proto == IPPROTO_TCP else None,
@@ -1004,8 +1006,8 @@ cdef class FlowTable:
                                        (swapped == ((c.tcp.owner & OWN_ORIG_IS_B) != 0))),
             "expires_ns": c.expires,
         }
-        if self.ext != NULL:
-            z = &self.ext[idx]
+        if self.records:
+            z = self._z(idx)
             info["record_open"] = bool(z.cflags & ZC_OPEN)
             info["history"] = bytes(z.hist[:z.hist_len]).decode("ascii")
             info["conn_state"] = CONN_STATE_NAMES[zk_conn_state(z)]
@@ -1020,12 +1022,12 @@ cdef class FlowTable:
 
     @property
     def records_enabled(self):
-        return self.ext != NULL
+        return self.records
 
     @property
     def memory_bytes(self):
         """Bytes allocated for flows, index and record queue (fixed at creation)."""
-        return self._bytes_for(self.cap, self.ext != NULL, self.index_size)
+        return self._bytes_for(self.cap, self.records, self.index_size)
 
     @property
     def now_ns(self):
