@@ -110,21 +110,34 @@ CONFIGS = {
 }
 
 
+def check_outcome(r, impair, detail):
+    """Every byte exactly once and in order, then a clean close -- or, on a link bad enough
+    that fifteen retransmissions in a row can all be lost, the right error: timed out (and,
+    for the other side, the reset its peer's stack answers once it has given up)."""
+    assert r["a_mismatches"] == 0 and r["b_mismatches"] == 0, detail
+    errors = [e for e in (r["a_error"], r["b_error"]) if e is not None]
+    if errors:
+        assert impair.get("loss", 0) >= 0.1, detail
+        assert any(isinstance(e, ConnectionTimedOut) for e in errors), detail
+        assert all(isinstance(e, (ConnectionTimedOut, ConnectionResetError)) for e in errors), detail
+        return False
+    assert r["a_eof"] and r["b_eof"], detail
+    assert {r["a_state"], r["b_state"]} <= {State.CLOSED, State.TIME_WAIT}, detail
+    return True
+
+
 @pytest.mark.parametrize("impair", MATRIX, ids=lambda d: ",".join(f"{k}={v}" for k, v in d.items()) or "clean")
 @pytest.mark.parametrize("cfg", CONFIGS, ids=str)
 @pytest.mark.parametrize("ipv6", [False, True], ids=["v4", "v6"])
 def test_sim_matrix_delivers_every_byte_once_in_order(impair, cfg, ipv6):
     # RFC 9293 3.4 / 3.10: whatever the network does, each side gets exactly the other's
     # byte stream, then both close cleanly (one in TIME-WAIT, RFC 9293 3.6).
-    for seed in range(3):
+    for seed in range(5):
         sim = Simulation(CONFIGS[cfg], seed=seed, ipv6=ipv6, **impair)
         r = sim.transfer(150_000, 60_000, max_time_us=4 * 3600 * 1_000_000)
         detail = f"seed {seed}: {r}"
-        assert r["a_mismatches"] == 0 and r["b_mismatches"] == 0, detail
-        assert r["b_received"] == 150_000 and r["a_received"] == 60_000, detail
-        assert r["a_eof"] and r["b_eof"], detail
-        assert r["a_error"] is None and r["b_error"] is None, detail
-        assert {r["a_state"], r["b_state"]} <= {State.CLOSED, State.TIME_WAIT}, detail
+        if check_outcome(r, impair, detail):
+            assert r["b_received"] == 150_000 and r["a_received"] == 60_000, detail
         sim.a.check()
         sim.b.check()
 
@@ -163,10 +176,17 @@ def test_sim_link_settings_are_validated():
 @pytest.mark.parametrize("impair", MATRIX[1:], ids=lambda d: ",".join(f"{k}={v}" for k, v in d.items()))
 def test_sim_matrix_many_seeds(impair):
     # The matrix again over many seeds and configurations (make test runs it; -m "not slow"
-    # skips it).
-    for seed in range(40):
+    # skips it). Timeouts are allowed only on the 30 %-loss links, and must stay rare.
+    timeouts = 0
+    for seed in range(100):
         for name, cfg in CONFIGS.items():
             sim = Simulation(cfg, seed=1000 + seed, ipv6=bool(seed & 1), **impair)
             r = sim.transfer(100_000, 100_000, max_time_us=4 * 3600 * 1_000_000)
-            assert (r["b_received"], r["a_received"], r["a_mismatches"], r["b_mismatches"],
-                    r["a_error"], r["b_error"]) == (100_000, 100_000, 0, 0, None, None), (name, seed, r)
+            if check_outcome(r, impair, (name, seed, r)):
+                assert (r["b_received"], r["a_received"]) == (100_000, 100_000), (name, seed, r)
+            else:
+                timeouts += 1
+                assert impair.get("loss", 0) >= 0.3, (name, seed, r)
+            sim.a.check()
+            sim.b.check()
+    assert timeouts <= 3
