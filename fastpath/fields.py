@@ -40,6 +40,18 @@ class Level:
     def be16_at(self, offsets):
         return (self.byte_at(offsets).astype(np.uint16) << 8) | self.byte_at(offsets + 1)
 
+    def byte_at_rows(self, offsets, mask):
+        """Like byte_at, for the rows in ``mask`` only (``offsets`` has one entry per such row)."""
+        pos = (self.recs["data_off"][mask].astype(np.int64) - self.base + offsets.astype(np.int64))
+        ok = (pos >= 0) & (pos < len(self.data))
+        out = np.zeros(len(pos), dtype=np.uint8)
+        out[ok] = self.data[pos[ok]]
+        return out
+
+    def be16_at_rows(self, offsets, mask):
+        return ((self.byte_at_rows(offsets, mask).astype(np.int64) << 8) |
+                self.byte_at_rows(offsets + 1, mask))
+
     def avail(self, start):
         """Bytes captured from frame offset ``start`` on (0 where start is OFF_NONE)."""
         st = start.astype(np.int64)
@@ -68,11 +80,12 @@ def build_levels(buf, recs, base, verify_checksums):
         idx["wirelen"] = np.where(cur["inner_kind"] == R.INNER_ICMP_QUOTE, R.QUOTED_WIRELEN,
                                   np.maximum(cur["wirelen"].astype(np.int64) - inner_off.astype(np.int64), 0))
         eth_inside = np.isin(cur["inner_kind"], R.INNER_ETHERNET_KINDS)
-        # Protocol 41 names an IPv6 payload: a header with another version is a bad IPv6
-        # header (as tshark shows it), not an IPv4 one.
-        ipv6_in = (cur["inner_kind"] == R.INNER_IP_IN_IP) & (cur["ip_proto"] == R.IPPROTO_IPV6)
+        # IP-in-IP names its payload by protocol number: 41 is IPv6 (another version is a bad
+        # IPv6 header), 4 is IPv4 (a bad version is a bad IPv4 header), as tshark shows them.
+        ipip = cur["inner_kind"] == R.INNER_IP_IN_IP
         lt = np.where(eth_inside, R.LINKTYPE_ETHERNET, R.LINKTYPE_RAW)
-        lt = np.where(ipv6_in, R.LINKTYPE_IPV6, lt)
+        lt = np.where(ipip & (cur["ip_proto"] == R.IPPROTO_IPIP), R.LINKTYPE_IPV4, lt)
+        lt = np.where(ipip & (cur["ip_proto"] == R.IPPROTO_IPV6), R.LINKTYPE_IPV6, lt)
         idx["linktype"] = lt
         idx["ts_ns"] = cur["ts_ns"]
         inner = parse_frames(buf, idx, base, verify_checksums)
@@ -277,6 +290,236 @@ def _f_arp_opcode(lv):
     return _column(lv, m, lambda m: _dec(r["arp_op"][m]))
 
 
+# ---------------------------------------------------------------- raw header fields
+
+def _mac(rows):
+    return np.array([":".join(f"{b:02x}" for b in r) for r in rows], dtype=object)
+
+
+def _raw(layer, offset, width, fmt, mask_fn, min_bytes=None):
+    """A field read from the frame: ``width`` bytes at ``offset`` into the header that starts
+    at the record's ``layer`` offset (l3_off / l4_off), present where ``mask_fn`` says and at
+    least ``min_bytes`` of that header were captured (default: the field's end)."""
+    need = offset + width if min_bytes is None else min_bytes
+
+    def f(lv):
+        r = lv.recs
+        start = r[layer].astype(np.int64)
+        m = mask_fn(lv) & (r[layer] != R.OFF_NONE) & (lv.avail(r[layer]) >= need)
+
+        def values(m):
+            st = start[m] + offset
+            data = np.stack([lv.byte_at_rows(st + k, m) for k in range(width)], axis=1)
+            return fmt(data)
+        return _column(lv, m, values)
+    return f
+
+
+def _be_int(data):
+    v = np.zeros(len(data), dtype=np.int64)
+    for k in range(data.shape[1]):
+        v = (v << 8) | data[:, k]
+    return v
+
+
+def _dec_raw(data):
+    return _dec(_be_int(data))
+
+
+def _hex_raw(digits):
+    return lambda data: np.array([f"0x{int(v):0{digits}x}" for v in _be_int(data)], dtype=object)
+
+
+def _ip_header_mask(lv):
+    # Any header the link layer called IP, whatever its version nibble says (tshark shows
+    # ip.version for IPv6 and for bogus versions too).
+    r = lv.recs
+    return (lv.present & (r["l3_off"] != R.OFF_NONE) &
+            np.isin(r["l3_type"], (R.ETH_P_IPV4, R.ETH_P_IPV6)))
+
+
+def _ipv4_start_mask(lv):
+    # A header whose version nibble is 4: tshark shows version and header length even when the
+    # header turns out bogus.
+    r = lv.recs
+    return (lv.present & (r["l3_off"] != R.OFF_NONE) & (r["l3_type"] == R.ETH_P_IPV4) &
+            ((lv.byte_at(r["l3_off"].astype(np.int64)) >> 4) == 4) & (lv.avail(r["l3_off"]) >= 1))
+
+
+def _f_ip_version(lv):
+    # The nibble of any IP header; an IPv4 parser that meets version 6 shows it, then IPv6
+    # shows it again (tshark lists it twice).
+    r = lv.recs
+    m = _raw("l3_off", 0, 1, lambda d: _dec(d[:, 0] >> 4), _ip_header_mask)(lv)
+    twice = (r["l3_type"] == R.ETH_P_IPV4) & (r["ip_version"] == 6)
+    for i in np.flatnonzero(twice):
+        if m[i] is not None:
+            m[i] = m[i] + "\x1f" + m[i]
+    return m
+
+
+def _f_ip_len(lv):
+    # The total length; 0 (segmentation offload) reads as the captured length, as in tshark.
+    r = lv.recs
+    m = _ipv4_start_mask(lv) & (lv.avail(r["l3_off"]) >= 4) & \
+        ((lv.byte_at(r["l3_off"].astype(np.int64)) & 0x0F) >= 5)
+
+    def values(m):
+        off = r["l3_off"].astype(np.int64)[m]
+        field = lv.be16_at_rows(off + 2, m)
+        return _dec(np.where(field == 0, r["caplen"][m].astype(np.int64) - off, field))
+    return _column(lv, m, values)
+
+
+def _eth_mask(lv):
+    r = lv.recs
+    return lv.present & (r["linktype"] == R.LINKTYPE_ETHERNET) & (r["caplen"] >= 14)
+
+
+def _eth_addr(offset):
+    def f(lv):
+        r = lv.recs
+        m = _eth_mask(lv)
+        return _column(lv, m, lambda m: _mac(np.stack(
+            [lv.byte_at_rows(np.full(int(m.sum()), offset + k), m) for k in range(6)], axis=1)))
+    return f
+
+
+def _arp_mask(lv):
+    r = lv.recs
+    m = (lv.present & np.isin(r["l3_type"], (R.ETH_P_ARP, R.ETH_P_RARP)) &
+         (r["l3_off"] != R.OFF_NONE) & (lv.avail(r["l3_off"]) >= 8))
+    off = r["l3_off"].astype(np.int64)
+    return m & (lv.be16_at(off) != 19)          # not ATM ARP (RFC 2225), another layout
+
+
+def _arp_address(which, kind):
+    """ARP sender/target hardware (MAC) or protocol (IPv4) address. The addresses sit at
+    offsets that depend on the declared sizes (RFC 826); tshark names a hardware address a MAC
+    for Ethernet / IEEE 802 hardware with 6-byte addresses, and a protocol address IPv4 for
+    type 0x0800 (or AX.25 IP) with 4-byte addresses."""
+    def f(lv):
+        r = lv.recs
+        off = r["l3_off"].astype(np.int64)
+        hln = lv.byte_at(off + 4).astype(np.int64)
+        pln = lv.byte_at(off + 5).astype(np.int64)
+        if kind == "hw":
+            m = _arp_mask(lv) & np.isin(lv.be16_at(off), (1, 6)) & (hln == 6)
+            start = off + 8 + (0 if which == "src" else hln + pln)
+            width = 6
+        else:
+            m = _arp_mask(lv) & np.isin(lv.be16_at(off + 2), (0x0800, 0x00CC)) & (pln == 4)
+            start = off + 8 + (hln if which == "src" else 2 * hln + pln)
+            width = 4
+        # tshark fetches all four addresses before it shows any: the whole packet must be there.
+        m &= (r["caplen"].astype(np.int64) >= off + 8 + 2 * hln + 2 * pln)
+
+        def values(m):
+            data = np.stack([lv.byte_at_rows(start[m] + k, m)
+                             for k in range(width)], axis=1)
+            return _mac(data) if kind == "hw" else _ipv4(_be_int(data))
+        return _column(lv, m, values)
+    return f
+
+
+def _flag_bit(bit):
+    return lambda data: _dec((data[:, 0] >> bit) & 1)
+
+
+def _ip_frag_offset(data):
+    return _dec(_be_int(data) & 0x1FFF)         # in 8-byte units, as tshark's field
+
+
+def _tcp_hdr_len(data):
+    return _dec((data[:, 0] >> 4) * 4)
+
+
+def _f_tcp_len(lv):
+    # tshark gives a segment length only for a whole packet (not a fragment) with a sane header.
+    r = lv.recs
+    m = (_tcp(20)(lv) & (r["error"] != R.ERR_BAD_LENGTH) &
+         ((r["ip_flags"] & (R.IPF_FRAGMENT | R.IPF_NONFIRST)) == 0))
+    return _column(lv, m, lambda m: _dec(r["payload_len"][m]))
+
+
+def _f_tcp_option_kinds(lv):
+    r = lv.recs
+    m = _tcp(21)(lv)
+
+    def kinds(m):
+        out = []
+        for row in np.flatnonzero(m):
+            l4 = int(r["l4_off"][row])
+            start = int(r["data_off"][row]) - lv.base + l4
+            avail = int(r["l4_avail"][row])
+            hdr = lv.data[start:start + min(avail, 60)]
+            doff = (int(hdr[12]) >> 4) * 4 if len(hdr) > 12 else 0
+            vals = []
+            i = 20
+            after_eol = False
+            while i < min(doff, len(hdr)):
+                kind = int(hdr[i])
+                if after_eol and kind != 0:
+                    break               # after EOL tshark lists the zero padding, nothing more
+                vals.append(str(kind))
+                if kind in (0, 1):      # EOL and NOP are one byte
+                    after_eol = after_eol or kind == 0
+                    i += 1
+                    continue
+                if i + 1 >= len(hdr) or int(hdr[i + 1]) < 2:
+                    break
+                i += int(hdr[i + 1])
+            out.append("\x1f".join(vals) if vals else None)
+        return np.array(out, dtype=object)
+    return _column(lv, m, kinds)
+
+
+def _icmp6(lv):
+    return _l4_mask(lv, R.IPPROTO_ICMPV6, 4) & (lv.recs["ip_version"] == 6)
+
+
+def _sll_field(v1_offset, v2_offset, width, fmt, keep=None):
+    """A field of the Linux cooked header, v1 (LINUX_SLL) or v2 (LINUX_SLL2), read from the
+    start of the frame. ``keep(values)`` may drop rows (tshark names some values differently)."""
+    def f(lv):
+        r = lv.recs
+        v1 = lv.present & (r["linktype"] == R.LINKTYPE_LINUX_SLL) & (r["caplen"] >= 16)
+        v2 = lv.present & (r["linktype"] == R.LINKTYPE_LINUX_SLL2) & (r["caplen"] >= 20)
+        m = v1 | v2
+        off = np.where(v1, v1_offset, v2_offset)
+        vals = np.zeros(len(r), dtype=np.int64)
+        if m.any():
+            b = [lv.byte_at_rows(off[m] + k, m).astype(np.int64) for k in range(width)]
+            v = b[0]
+            for x in b[1:]:
+                v = (v << 8) | x
+            vals[m] = v
+        if keep is not None:
+            m &= keep(lv, vals)
+        return _column(lv, m, lambda m: fmt(vals[m]))
+    return f
+
+
+def _sll_is_etype(lv, proto):
+    # The protocol field is sll.gretype for GRE devices (hatype 778) and sll.ltype below 0x0600.
+    r = lv.recs
+    v1 = r["linktype"] == R.LINKTYPE_LINUX_SLL
+    hatype = np.where(v1, lv.be16_at(np.full(len(r), 2)), lv.be16_at(np.full(len(r), 8)))
+    return (hatype != 778) & (proto >= 0x0600)
+
+
+def _null_family(lv):
+    r = lv.recs
+    m = lv.present & (r["linktype"] == R.LINKTYPE_NULL) & (r["caplen"] >= 4)
+
+    def fam(m):
+        b = np.stack([lv.byte_at_rows(np.full(int(m.sum()), k), m) for k in range(4)], axis=1).astype(np.int64)
+        le = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16) | (b[:, 3] << 24)
+        be = b[:, 3] | (b[:, 2] << 8) | (b[:, 1] << 16) | (b[:, 0] << 24)
+        return _dec(np.where((le & 0xFFFF) == 0, be, le))
+    return _column(lv, m, fam)
+
+
 FIELDS = {
     "eth.type": _f_eth_type,
     "vlan.id": _f_vlan_tags(False),
@@ -309,7 +552,37 @@ FIELDS = {
     "icmp.type": _simple(_icmp4, "icmp_type", _dec),
     "icmp.code": _simple(lambda lv: _icmp4(lv) & (lv.recs["l4_avail"] >= 2), "icmp_code", _dec),
     "arp.opcode": _f_arp_opcode,
+    # -- more of tshark's fields
+    "eth.src": _eth_addr(6),
+    "eth.dst": _eth_addr(0),
+    "ip.version": _f_ip_version,
+    "ip.hdr_len": _raw("l3_off", 0, 1, lambda d: _dec((d[:, 0] & 0x0F) * 4), _ipv4_start_mask),
+    "ip.len": _f_ip_len,
+    "ip.flags.df": _raw("l3_off", 6, 1, _flag_bit(6), _ipv4_mask),
+    "ip.flags.mf": _raw("l3_off", 6, 1, _flag_bit(5), _ipv4_mask),
+    "ip.frag_offset": _raw("l3_off", 6, 2, _ip_frag_offset, _ipv4_mask),
+    "ip.checksum": _raw("l3_off", 10, 2, _hex_raw(4), _ipv4_mask),
+    "ipv6.plen": _raw("l3_off", 4, 2, _dec_raw, _ipv6_mask),
+    "tcp.hdr_len": _raw("l4_off", 12, 1, _tcp_hdr_len, lambda lv: _tcp(16)(lv), 16),
+    "tcp.len": _f_tcp_len,
+    "tcp.urgent_pointer": _raw("l4_off", 18, 2, _dec_raw, lambda lv: _tcp(20)(lv), 20),
+    "tcp.checksum": _raw("l4_off", 16, 2, _hex_raw(4), lambda lv: _tcp(18)(lv), 18),
+    "tcp.option_kind": _f_tcp_option_kinds,
+    "udp.length": _raw("l4_off", 4, 2, _dec_raw, lambda lv: _udp(6)(lv), 6),
+    "udp.checksum": _raw("l4_off", 6, 2, _hex_raw(4),
+                         lambda lv: _udp(8)(lv) & (lv.recs["payload_off"] != R.OFF_NONE), 8),
+    "icmp.checksum.status": _f_csum(_icmp4, "csum_l4"),
+    "icmpv6.type": _simple(_icmp6, "icmp_type", _dec),
+    "icmpv6.code": _simple(_icmp6, "icmp_code", _dec),
+    "icmpv6.checksum.status": _f_csum(_icmp6, "csum_l4"),
+    "arp.src.hw_mac": _arp_address("src", "hw"),
+    "arp.src.proto_ipv4": _arp_address("src", "ip"),
+    "arp.dst.hw_mac": _arp_address("dst", "hw"),
+    "arp.dst.proto_ipv4": _arp_address("dst", "ip"),
+    "null.family": _null_family,
 }
+FIELDS["sll.hatype"] = _sll_field(2, 8, 2, _dec)
+FIELDS["sll.etype"] = _sll_field(14, 0, 2, _hex4, _sll_is_etype)
 
 FRAME_FIELDS = ("frame.number", "frame.len", "frame.cap_len", "frame.time_epoch")
 

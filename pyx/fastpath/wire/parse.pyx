@@ -288,10 +288,8 @@ cdef inline Py_ssize_t parse_link(const uint8_t* p, Py_ssize_t n, uint16_t linkt
             return -1
         r.l3_type = t
         return 4
-    if (linktype == LINKTYPE_RAW or linktype == LINKTYPE_RAW_DLT12 or
-            linktype == LINKTYPE_RAW_DLT14 or linktype == LINKTYPE_IPV4):
-        # The version nibble decides. LINKTYPE_IPV4 too: an IPv4 header parser that meets
-        # version 6 hands the packet to IPv6 (as tshark does); the converse is a bad version.
+    if linktype == LINKTYPE_RAW or linktype == LINKTYPE_RAW_DLT12 or linktype == LINKTYPE_RAW_DLT14:
+        # Raw IP: the version nibble decides; anything but 4 or 6 is not IP at all.
         if n < 1:
             set_error(r, ERR_TRUNCATED)
             return -1
@@ -302,6 +300,14 @@ cdef inline Py_ssize_t parse_link(const uint8_t* p, Py_ssize_t n, uint16_t linkt
         else:
             set_error(r, ERR_BAD_VERSION)
             return -1
+        return 0
+    if linktype == LINKTYPE_IPV4:
+        # Declared IPv4: the IPv4 parser takes it; a version 6 header is handed to IPv6 (as
+        # tshark does), any other version is a bad IPv4 header.
+        if n < 1:
+            set_error(r, ERR_TRUNCATED)
+            return -1
+        r.l3_type = ETH_P_IPV6 if (p[0] >> 4) == 6 else ETH_P_IPV4
         return 0
     if linktype == LINKTYPE_PPP or linktype == LINKTYPE_PPP_HDLC:
         # Optional HDLC address/control (FF 03); the protocol field may be compressed to one
@@ -545,6 +551,8 @@ cdef inline void parse_icmp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_en
         redirected_header(p, l4 + 40, l4 + avail, r)
     if not verify:
         r.csum_l4 = CSUM_UNVERIFIED
+    elif r.wirelen == QUOTED_WIRELEN:
+        r.csum_l4 = CSUM_UNVERIFIED     # an ICMP message quoted in another is not checked
     elif can_verify and avail >= seg_len:
         # ICMPv6 covers a pseudo-header (RFC 4443 2.3); ICMP for IPv4 does not.
         r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(
