@@ -58,7 +58,8 @@ def test_established_reassembles_out_of_order_segments():
 
 
 def test_established_out_of_order_ranges_are_bounded():
-    # Memory is bounded whatever a peer sends: at most 16 separate out-of-order ranges; a
+    # RFC 9293 3.10.7.4 seventh ("segments with higher beginning sequence numbers may be held
+    # for later processing") with bounded memory: at most 16 separate out-of-order ranges; a
     # segment that would need a 17th is dropped (and still answered with an ACK).
     conn = established()
     for k in range(1, 18):
@@ -120,7 +121,7 @@ def test_established_data_is_cut_into_mss_segments():
 
 
 def test_established_send_buffer_is_bounded():
-    # Fixed capacities: SEND takes what fits and says how much.
+    # RFC 9293 3.10.2 SEND with a fixed-capacity buffer: it takes what fits and says how much.
     conn = established()
     assert conn.send(b"q" * 100_000) == 65535
     assert conn.send(b"more") == 0

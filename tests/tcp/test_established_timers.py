@@ -41,7 +41,8 @@ def test_timers_unanswered_keepalives_time_out():
 
 
 def test_timers_poll_at_is_the_earliest_deadline():
-    # The core never reads a clock: poll_at tells the caller when to come back.
+    # RFC 9293 3.8.1 / RFC 1122 4.2.3.2 timers as deadlines: the core never reads a clock, and
+    # poll_at tells the caller when to come back.
     conn = established(config(delack_us=40_000, keepalive=True, keepalive_idle_us=5_000_000))
     send(conn, seg(R, L, payload=b"q"))
     assert conn.poll_at() == T0 + 40_000

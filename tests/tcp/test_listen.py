@@ -72,7 +72,8 @@ def test_listen_bare_ack_without_a_valid_cookie_gets_a_reset():
 
 
 def test_listen_backlog_bounds_the_syn_queue():
-    # A bounded backlog: with cookies off, SYNs beyond it are dropped (the peer retries).
+    # RFC 9293 3.10.7.2 with a bounded backlog (RFC 4987 2.2): with cookies off, SYNs beyond
+    # it are dropped (the peer retries).
     st, lst = listener(config(syncookies=False), backlog=2)
     for port in (40001, 40002, 40003):
         st.input(T0, syn(port))
@@ -121,7 +122,8 @@ def test_listen_cookie_keeps_options_in_the_timestamp():
 
 
 def test_listen_cookie_without_timestamps_offers_no_scaling():
-    # Without timestamps there is nowhere to keep the peer's shift: no window scale, no SACK.
+    # RFC 7323 2.2 / RFC 4987 3.6: without timestamps there is nowhere to keep the peer's
+    # shift, and a SYN-ACK must not offer scaling it cannot honour: no window scale, no SACK.
     st, lst = listener(TcpConfig(rcvbuf=256 * 1024), backlog=1)
     st.input(T0, syn(40001))
     st.input(T0, syn(40002, seq=90_000, wscale=7, sack_permitted=True))
@@ -151,8 +153,9 @@ def test_listen_old_cookie_is_reset():
 
 
 def test_listen_full_accept_queue_drops_the_final_ack():
-    # With the accept queue at its bound the handshake's ACK is dropped; the SYN-ACK is
-    # retransmitted, and once the application accepts, the peer's next ACK gets in.
+    # RFC 9293 3.10.7.2 with a bounded accept queue (RFC 4987 2.2): at its bound the
+    # handshake's ACK is dropped; the SYN-ACK is retransmitted (RFC 6298), and once the
+    # application accepts, the peer's next ACK gets in.
     st, lst = listener(backlog=1)
     st.input(T0, syn(40001))
     iss1 = segments(st)[0].seq
@@ -170,7 +173,8 @@ def test_listen_full_accept_queue_drops_the_final_ack():
 
 
 def test_listen_close_resets_unaccepted_connections():
-    # Closing a listener resets what nobody accepted (as close(2) on a listening socket).
+    # RFC 9293 3.10.4 CLOSE in LISTEN, and 3.10.5 ABORT for what nobody accepted: their
+    # connections are reset (as close(2) on a listening socket does).
     st, lst = listener()
     st.input(T0, syn(40001))
     iss = segments(st)[0].seq
@@ -182,6 +186,7 @@ def test_listen_close_resets_unaccepted_connections():
 
 
 def test_listen_twice_on_a_port_is_a_config_error():
+    # RFC 9293 3.10.1 OPEN: a second passive OPEN of the same local socket is refused.
     st, lst = listener()
     with pytest.raises(ConfigError, match="already listened"):
         st.listen(PORT)

@@ -48,7 +48,8 @@ def test_syn_received_unacceptable_ack_gets_reset():
 
 
 def test_syn_received_retransmitted_syn_gets_the_syn_ack_again():
-    # Our SYN-ACK was lost: the peer's SYN again (same sequence number) gets it again.
+    # RFC 9293 3.10.7.4 first and fourth: our SYN-ACK was lost and the peer's SYN comes again
+    # (same sequence number, a retransmission, not a new connection): send the SYN-ACK again.
     conn = syn_received()
     one(send(conn, seg(REMOTE_ISS, flags=SYN, mss=MSS), now=10), flags=SYN | ACK,
         seq=LOCAL_ISS, ack=R)
