@@ -15,6 +15,7 @@ COMMANDS = {
     "flows": ("fastpath.cli.flows", "connection records (Zeek conn.log-like) for a capture"),
     "generate": ("fastpath.cli.generate", "write the deterministic benchmark/demo capture"),
     "doctor": ("fastpath.cli.doctor", "check root, BPF, bcc, kernel headers, AF_XDP, TUN"),
+    "tcpsim": ("fastpath.cli.tcpsim", "TCP between two stacks over a simulated lossy network"),
     "xdp": ("fastpath.cli.xdp", "steer an interface's traffic with XDP rules; count or capture it"),
 }
 
