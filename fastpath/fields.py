@@ -75,8 +75,8 @@ def build_levels(buf, recs, base, verify_checksums):
         idx["data_off"] = cur["data_off"] + inner_off
         idx["caplen"] = np.where(has, cur["caplen"].astype(np.int64) - inner_off.astype(np.int64), 0)
         # A tunnelled packet is as long as what carries it. A quoted one is marked with the
-        # wire length QUOTED_WIRELEN: its IP length is believed, and the bytes the quote leaves
-        # out count as not captured (checksums unverifiable), as in tshark's error packets.
+        # wire length QUOTED_WIRELEN: the parser then ends it where the quote ends, and the
+        # renderer follows tshark's error-packet rules.
         idx["wirelen"] = np.where(cur["inner_kind"] == R.INNER_ICMP_QUOTE, R.QUOTED_WIRELEN,
                                   np.maximum(cur["wirelen"].astype(np.int64) - inner_off.astype(np.int64), 0))
         eth_inside = np.isin(cur["inner_kind"], R.INNER_ETHERNET_KINDS)
@@ -123,7 +123,12 @@ def format_ipv6(raw):
 
 
 def _ipv6(rows):
-    return np.array([format_ipv6(r) for r in rows], dtype=object)
+    # Addresses repeat: format each distinct one once.
+    rows = np.ascontiguousarray(rows, dtype=np.uint8).reshape(-1, 16)
+    keys = rows.view(np.dtype((np.void, 16))).ravel()
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    text = np.array([format_ipv6(bytes(u)) for u in uniq], dtype=object)
+    return text[inverse.ravel()]
 
 
 def _column(level, mask, values):
@@ -438,7 +443,8 @@ def _f_tcp_len(lv):
     # tshark gives a segment length only for a whole packet (not a fragment) with a sane header.
     r = lv.recs
     m = (_tcp(20)(lv) & (r["error"] != R.ERR_BAD_LENGTH) &
-         ((r["ip_flags"] & (R.IPF_FRAGMENT | R.IPF_NONFIRST)) == 0))
+         ((r["ip_flags"] & (R.IPF_FRAGMENT | R.IPF_NONFIRST)) == 0) &
+         (r["wirelen"] != R.QUOTED_WIRELEN))          # nor for a header quoted in an ICMP error
     return _column(lv, m, lambda m: _dec(r["payload_len"][m]))
 
 
@@ -537,7 +543,11 @@ FIELDS = {
     # tshark reads ports, then everything through the window before it adds the rest.
     "tcp.srcport": _simple(_tcp(4), "sport", _dec),
     "tcp.dstport": _simple(_tcp(4), "dport", _dec),
-    "tcp.seq_raw": _simple(_tcp(16), "tcp_seq", _dec),
+    # In a header quoted by an ICMP (v4) error tshark gives tcp.seq (absolute), not
+    # tcp.seq_raw; in one quoted by ICMPv6 it gives both.
+    "tcp.seq_raw": _simple(lambda lv: _tcp(16)(lv) & ~((lv.recs["wirelen"] == R.QUOTED_WIRELEN) &
+                                                       (lv.recs["ip_version"] == 4)),
+                           "tcp_seq", _dec),
     "tcp.ack_raw": _simple(_tcp(16), "tcp_ack", _dec),
     "tcp.flags": _simple(_tcp(16), "tcp_flags", _hex4),
     "tcp.window_size_value": _simple(_tcp(16), "tcp_window", _dec),
@@ -620,6 +630,10 @@ def _unverified(col):
     return out
 
 
+# Fields that can hold several values within one header (joined with "\x1f" by extractors).
+MULTI_VALUED = {"vlan.id", "ieee8021ad.id", "tcp.option_kind", "ip.version"}
+
+
 def extract(names, levels, first_number=1, aggregator=",", occurrence="a", checks=None):
     """Per field in ``names``, a list (one entry per packet) of the display string -- the values
     of all levels joined with ``aggregator``, or filtered by ``occurrence`` ('a' all, 'f' first,
@@ -632,22 +646,35 @@ def extract(names, levels, first_number=1, aggregator=",", occurrence="a", check
     columns = []
     for name in names:
         if name in FRAME_FIELDS:
-            columns.append(list(frame_column(name, recs0, first_number)))
+            columns.append(frame_column(name, recs0, first_number))
             continue
         fn = FIELDS[name]
         per_level = [fn(lv) for lv in levels]
         pref = CHECKSUM_STATUS_PREFS.get(name)
         if pref and checks is not None and not checks.get(pref, True):
             per_level = [_unverified(c) for c in per_level]
-        col = []
-        for i in range(n):
+        col0 = per_level[0]
+        present = np.not_equal(col0, None)
+        out = np.full(n, "", dtype=object)
+        out[present] = col0[present]
+        # Rows with more than one value (deeper levels, or several in one header) are merged
+        # one by one; the rest -- nearly all -- are done as whole columns.
+        slow = np.zeros(n, dtype=bool)
+        for lc in per_level[1:]:
+            slow |= np.not_equal(lc, None)
+        if name in MULTI_VALUED:
+            idx = np.flatnonzero(present & ~slow)
+            slow[idx[[("\x1f" in v) for v in col0[idx]]]] = True
+        if occurrence not in ("a", "f", "l", "1"):
+            out[present & ~slow] = ""      # a single value has no second occurrence
+        for i in np.flatnonzero(slow):
             vals = []
             for lc in per_level:
                 v = lc[i]
                 if v is not None:
                     vals.extend(v.split("\x1f"))
-            col.append(_pick(vals, aggregator, occurrence))
-        columns.append(col)
+            out[i] = _pick(vals, aggregator, occurrence)
+        columns.append(out)
     return columns
 
 

@@ -128,9 +128,9 @@ def run(args):
                 levels = F.build_levels(chunk.buffer, recs, chunk.base, True)
                 cols = F.extract(args.fields, levels, chunk.first_record, opts["aggregator"],
                                  opts["occurrence"], checks)
-                lines = []
-                for row in zip(*cols):
-                    lines.append(sep.join(f"{q}{v}{q}" if v and q else v for v in row))
+                if q:
+                    cols = [np.where(c != "", q + c + q, c) for c in cols]
+                lines = [sep.join(row) for row in zip(*cols)]
                 if lines:
                     out.write("\n".join(lines) + "\n")
                 if args.save:

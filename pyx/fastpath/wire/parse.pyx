@@ -456,9 +456,8 @@ cdef inline void parse_udp(const uint8_t* p, Py_ssize_t l4, Py_ssize_t avail_end
         r.csum_l4 = CSUM_ILLEGAL if ipv6 else CSUM_NONE
     elif not verify:
         r.csum_l4 = CSUM_UNVERIFIED
-    elif can_verify and avail >= ulen and (avail >= seg_len or r.wirelen == QUOTED_WIRELEN):
-        # Verified when the whole IP payload was captured (as tshark does); in a quote from an
-        # ICMP error, whose IP length describes the original, when the datagram was quoted whole.
+    elif can_verify and avail >= ulen and avail >= seg_len:
+        # Verified when the whole IP payload was captured, as tshark does.
         r.csum_l4 = CSUM_GOOD if csum_ok(csum_partial(
             h, <size_t>ulen, pseudo_sum(src, dst, ipv6, IPPROTO_UDP, ulen))) else CSUM_BAD
     else:
@@ -692,7 +691,11 @@ cdef inline Py_ssize_t reported_end(Py_ssize_t end, PacketRecord* r) noexcept no
     # Bytes between the capture length and this end were cut by the snapshot length (their
     # checksums cannot be verified); an IP length past the wire length is a short packet,
     # whose checksum is computed over what it has (as tshark does, and it comes out bad).
+    # A packet quoted in an ICMP error ends where the quote ends (tshark checks quoted headers
+    # over what the quote holds).
     cdef Py_ssize_t wire = r.wirelen if r.wirelen > r.caplen else r.caplen
+    if r.wirelen == QUOTED_WIRELEN:
+        wire = r.caplen
     return end if end <= wire else wire
 
 

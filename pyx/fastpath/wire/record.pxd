@@ -66,7 +66,7 @@ cpdef enum:
     MAX_EXT_HEADERS = 16        # IPv6 extension headers walked before ERR_EXT_CHAIN
     MAX_MPLS_LABELS = 64        # labels walked before ERR_TOO_MANY_TAGS
     OFF_NONE = 0xffff           # offset field value for "layer absent"
-    QUOTED_WIRELEN = 0xffffffff # FrameRef.wirelen of a packet quoted in an ICMP error
+    QUOTED_WIRELEN = 0x7fffffff # FrameRef.wirelen marking a packet quoted in an ICMP error
     WSCALE_NONE = 0xff
 
 # ---- PacketRecord.error: the first problem found; every field set before it is valid
