@@ -11,11 +11,12 @@ from iosuite import (AfPacketHarness, AfXdpHarness, MemoryHarness, PcapRecordHar
 
 BACKENDS = ["memory", "memory+tracer", "memory+recorder", "memory+faults0", "pcap-replay",
             "pcap-record", "tap", "afpacket", "afxdp"]
+RX = [k for k in BACKENDS if k != "pcap-record"]            # pcap-record only records sends
+TX = [k for k in BACKENDS if k != "pcap-replay"]            # pcap-replay only replays a file
+LIVE_RX = [k for k in RX if k != "pcap-replay"]             # frames arriving after opening
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request, tmp_path):
-    kind = request.param
+def _make(kind, tmp_path):
     if kind in ("tap", "afpacket", "afxdp"):
         reason = kernel_skip_reason(need_bcc=(kind == "afxdp"))
         if reason:
@@ -38,7 +39,36 @@ def backend(request, tmp_path):
     }[kind]()
     h.kind = kind
     h.traced = traced
+    return h
+
+
+def _harness(request, tmp_path):
+    h = _make(request.param, tmp_path)
     try:
         yield h
     finally:
         h.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, tmp_path):
+    """Every backend."""
+    yield from _harness(request, tmp_path)
+
+
+@pytest.fixture(params=RX)
+def rx_backend(request, tmp_path):
+    """Every backend that receives."""
+    yield from _harness(request, tmp_path)
+
+
+@pytest.fixture(params=LIVE_RX)
+def live_rx_backend(request, tmp_path):
+    """Every backend that receives frames sent to it while it is open."""
+    yield from _harness(request, tmp_path)
+
+
+@pytest.fixture(params=TX)
+def tx_backend(request, tmp_path):
+    """Every backend that transmits."""
+    yield from _harness(request, tmp_path)
