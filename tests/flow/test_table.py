@@ -331,3 +331,19 @@ def test_one_thread_at_a_time():
     assert all("another thread" in e for e in errors)
     st = t.stats()
     assert st["inserts"] - st["removed"] == len(t)
+
+
+def test_absurd_timestamps_do_not_wrap_timers():
+    # Fuzzed captures carry timestamps near the ends of int64: timers saturate instead of
+    # wrapping into the past, and nothing is lost.
+    t = FlowTable(8, seed=1)
+    far = 2**63 - 10
+    out = list(t.track(batch(packet(2**62, "10.0.0.1", 1, "10.0.0.2", 2, 17),
+                             packet(-5, "10.0.0.1", 1, "10.0.0.2", 2, 17),
+                             packet(far, "10.0.0.1", 1, "10.0.0.2", 2, 17))))
+    info = t.lookup("10.0.0.1", 1, "10.0.0.2", 2, 17)
+    assert info is not None and info["expires_ns"] == 2**63 - 1
+    out += list(t.flush())
+    assert len(out) == 2                              # split by the 2**62-ns silence, not lost
+    assert sum(int(r["orig_pkts"]) for r in out) == 3
+    assert all(r["ts_ns"] <= r["last_ts_ns"] for r in out)

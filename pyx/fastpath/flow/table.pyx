@@ -19,7 +19,7 @@ like netfilter's early drop, a flood of new tuples can never push out establishe
 """
 cimport cython
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t, INT64_MAX
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
@@ -562,7 +562,7 @@ cdef class FlowTable:
         d = self.timeouts[to & 0x7F]
         if (to & 0x80) and self.timeouts[TO_UNACK] < d:
             d = self.timeouts[TO_UNACK]
-        c.expires = t + d
+        c.expires = t + d if t <= INT64_MAX - d else INT64_MAX
 
     cdef inline void _key(self, const PacketRecord* r, PreKey* pk) noexcept nogil:
         """Classify a packet and compute its key and hash (no table access)."""

@@ -17,7 +17,7 @@ observable behaviour so fastpath's records can be checked against Zeek's own out
 
 The behaviour was learnt from Zeek's documentation and its public source; no code is shared.
 """
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t, INT64_MAX
 from libc.string cimport memset, memcpy
 
 from fastpath.wire.record cimport (PacketRecord, CSUM_BAD, OFF_NONE, IPPROTO_TCP, IPPROTO_UDP,
@@ -47,6 +47,11 @@ CONN_STATE_NAMES = ("S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0
                     "SH", "SHR", "OTH")
 ENDPOINT_STATE_NAMES = ("INACTIVE", "SYN_SENT", "SYN_ACK_SENT", "PARTIAL", "ESTABLISHED",
                         "CLOSED", "RESET")
+
+
+cdef inline int64_t later(int64_t t, int64_t d) noexcept nogil:
+    # t + d for d >= 0, saturating: absurd capture timestamps must not wrap a deadline around.
+    return t + d if t <= INT64_MAX - d else INT64_MAX
 
 
 cdef inline int32_t seq_delta(uint32_t a, uint32_t b) noexcept nogil:
@@ -358,11 +363,11 @@ cdef void connection_closed(ZeekConn* z, int zdir, bint gen_event, const ZeekCfg
         if gen_event and (e.prev_state != ZS_INACTIVE or p.state != ZS_INACTIVE):
             z.cflags &= ~ZC_ACTIVE           # connection_finished: timers stop
         if z.close_at == 0:
-            z.close_at = z.last_ts + cfg.close_delay
+            z.close_at = later(z.last_ts, cfg.close_delay)
     elif e.prev_state != ZS_INACTIVE:
         # Half closed: another expire-timer chain looks for the other side closing.
         if z.etick == 0:
-            z.etick = z.last_ts + cfg.session_timer
+            z.etick = later(z.last_ts, cfg.session_timer)
 
 
 cdef void tcp_state_machine(ZeekConn* z, int* zdir, uint16_t f, uint32_t seq, uint32_t ack,
@@ -621,6 +626,8 @@ cdef inline int64_t next_tick(int64_t base, int64_t period, int64_t after_t) noe
     cdef int64_t k
     if base > after_t:
         return base
+    if after_t >= INT64_MAX - period:
+        return INT64_MAX
     k = (after_t - base) // period + 1
     return base + k * period
 
@@ -633,13 +640,13 @@ cdef void zk_update_deadline(ZeekConn* z, const ZeekCfg* cfg) noexcept nogil:
     cdef bint any_closed, any_reset, any_inactive
     if z.proto_class == PC_TCP:
         if z.timeout_kind == 2:
-            d = z.last_ts + cfg.interactive_inactivity
+            d = later(z.last_ts, cfg.interactive_inactivity)
         elif z.timeout_kind == 1:
-            d = z.last_ts + cfg.tcp_inactivity
+            d = later(z.last_ts, cfg.tcp_inactivity)
         else:
-            d = z.last_ts + cfg.udp_inactivity
+            d = later(z.last_ts, cfg.udp_inactivity)
         if (z.cflags & ZC_ACTIVE) and z.attempt_ts and (o.state == ZS_SYN_SENT or o.state == ZS_SYN_ACK_SENT) and r.state == ZS_INACTIVE:
-            t = z.attempt_ts + cfg.attempt_delay
+            t = later(z.attempt_ts, cfg.attempt_delay)
             if t < d:
                 d = t
         if z.close_at and z.close_at < d:
@@ -651,26 +658,26 @@ cdef void zk_update_deadline(ZeekConn* z, const ZeekCfg* cfg) noexcept nogil:
                                        or (o.state == ZS_INACTIVE and r.state == ZS_INACTIVE)):
             # The expire timer (every tcp_session_timer) removes connections that have been
             # quiet for tcp_connection_linger after closing or resetting.
-            t = next_tick(z.first_ts + cfg.syn_timeout, cfg.session_timer, z.last_ts + cfg.linger)
+            t = next_tick(later(z.first_ts, cfg.syn_timeout), cfg.session_timer, later(z.last_ts, cfg.linger))
             if z.etick:
-                t2 = next_tick(z.etick, cfg.session_timer, z.last_ts + cfg.linger)
+                t2 = next_tick(z.etick, cfg.session_timer, later(z.last_ts, cfg.linger))
                 if t2 < t:
                     t = t2
             if t < d:
                 d = t
     elif z.proto_class == PC_UDP:
-        d = z.last_ts + cfg.udp_inactivity
+        d = later(z.last_ts, cfg.udp_inactivity)
         if z.timeout_kind == 3:
             # The DNS analyzer's timer fires every dns_session_timeout from the start and
             # removes the connection once it has been quiet for that long, less one second.
-            t = next_tick(z.first_ts + cfg.dns_session, cfg.dns_session,
-                          z.last_ts + cfg.dns_session - SEC - 1)
+            t = next_tick(later(z.first_ts, cfg.dns_session), cfg.dns_session,
+                          later(z.last_ts, cfg.dns_session - SEC - 1))
             if t < d:
                 d = t
     elif z.proto_class == PC_ICMP:
-        d = z.last_ts + cfg.icmp_inactivity
+        d = later(z.last_ts, cfg.icmp_inactivity)
     else:
-        d = z.last_ts + cfg.other_inactivity
+        d = later(z.last_ts, cfg.other_inactivity)
     z.deadline = d
 
 
