@@ -18,7 +18,16 @@ from fastpath.flow.table import (CONN_DTYPE, DEFAULT_TIMEOUTS, END_NAMES, ZEEK_D
                                  ZEEK_TIMERS, ZEEK_UDP_SERVER_PORTS, FlowTable, entry_sizes)
 from fastpath.flow.zeek import CONN_STATE_NAMES
 from fastpath.flow.records import format_addr, iter_dicts, iter_json, iter_tsv, tsv_header
-from fastpath.flow.capture import decapsulate, flows_from_capture, iter_flows
+
+_CAPTURE = ("decapsulate", "flows_from_capture", "iter_flows")
+
+
+def __getattr__(name):
+    # The capture side (reader, parser) loads on first use: the table works without it.
+    if name in _CAPTURE:
+        from fastpath.flow import capture
+        return getattr(capture, name)
+    raise AttributeError(f"module 'fastpath.flow' has no attribute {name!r}")
 
 __all__ = [
     "FlowTable", "TcpTracker", "CONN_DTYPE", "CONN_STATE_NAMES", "TCP_STATE_NAMES",
