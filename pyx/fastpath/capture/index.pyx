@@ -25,11 +25,19 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, 
 
 from fastpath.includes.byteorder cimport load_be16, load_be32, load_le16, load_le32
 from fastpath.wire.record cimport FrameRef
+from fastpath.includes.prefetch_read cimport fastpath_prefetch_read
 
 import numpy as np
 from fastpath.wire.record import FRAME_DTYPE
 
 # ---------------------------------------------------------------------------- limits
+cdef enum:
+    # Record headers are a data-dependent chain (each one's length says where the next is), so
+    # from memory the walk waits a full miss per record. The records lie in file order, though:
+    # prefetching every cache line up to this far ahead overlaps those misses (in C on this
+    # machine kind: 5.9 -> 8.1 M records/s for ~900-byte records, bench/c/capture_ref.c).
+    PREFETCH_AHEAD = 2048
+
 cpdef enum:
     MAX_CAPLEN = 262144             # 256 KiB: the largest record tshark and libpcap accept
     MAX_BLOCK = 16 * 1024 * 1024    # largest pcapng block fastpath reads (a packet block is far smaller)
@@ -142,6 +150,16 @@ cdef inline uint64_t ld64(const uint8_t* p, bint big) noexcept nogil:
     if big:
         return (<uint64_t>load_be32(p) << 32) | load_be32(p + 4)
     return (<uint64_t>load_le32(p + 4) << 32) | load_le32(p)
+
+
+cdef inline size_t prefetch_to(const uint8_t* p, size_t pf, size_t upto, size_t n) noexcept nogil:
+    """Prefetch the cache lines from offset pf to min(upto, n); returns where it stopped."""
+    if upto > n:
+        upto = n
+    while pf < upto:
+        fastpath_prefetch_read(p + pf)
+        pf += 64
+    return pf
 
 
 cdef inline int fail(Walk* w, int code, uint64_t offset, int64_t a, int64_t b, int64_t c) noexcept nogil:
@@ -270,10 +288,12 @@ cdef int walk_pcap(Walk* w, const uint8_t* p, size_t n, uint64_t base, bint at_e
     big = w.big
     ts_mul = w.ts_mul
     linktype = w.linktype
+    cdef size_t pf = off
     while True:
         if k == cap:
             status = ST_FULL
             break
+        pf = prefetch_to(p, pf, off + PREFETCH_AHEAD, n)
         avail = n - off
         if avail < PCAP_RECORD_HEADER:
             if at_eof:
@@ -374,7 +394,9 @@ cdef int walk_pcapng(Walk* w, const uint8_t* p, size_t n, uint64_t base, bint at
     cdef const uint8_t* blk
     cdef const uint8_t* body
     cdef Iface* f
+    cdef size_t pf = 0
     while True:
+        pf = prefetch_to(p, pf, off + PREFETCH_AHEAD, n)
         avail = n - off
         if avail < 12:
             if at_eof:
