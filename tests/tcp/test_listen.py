@@ -190,3 +190,21 @@ def test_listen_twice_on_a_port_is_a_config_error():
     st, lst = listener()
     with pytest.raises(ConfigError, match="already listened"):
         st.listen(PORT)
+
+
+def test_listen_syn_flood_stays_bounded_and_service_continues():
+    # RFC 4987 3.6: under a flood of SYNs from 10,000 ports the listener keeps at most its
+    # backlog of half-open connections and answers the rest with cookies; a real client that
+    # completes the handshake through a cookie still gets its connection.
+    st, lst = listener(backlog=16)
+    for port in range(20000, 30000):
+        st.input(T0, syn(port, seq=port * 7))
+    out = segments(st)
+    assert len(out) == 10_000 and all(s.flags == SYN | ACK for s in out)
+    assert st.connections == 16 and lst.pending == (16, 0)
+    assert st.stats["cookies_sent"] == 10_000 - 16
+    cookie = next(s for s in out if s.dport == 29999).seq
+    st.input(T0 + 1000, ack(29999, 29999 * 7 + 1, cookie + 1))
+    conn = lst.accept()
+    assert conn is not None and conn.remote == (PEER, 29999)
+    st.check()
