@@ -234,8 +234,10 @@ cdef void init_endpoint(ZeekEnd* e, uint16_t f, uint32_t seq, uint32_t end) noex
         if f & TH_SYN:
             init_seqs(e, seq, end)
         else:
-            # Partial connection: number as if a SYN had been seen just before.
-            init_seqs(e, <int64_t>seq - 1, seq)
+            # Partial connection: number as if a SYN had been seen just before -- in 32-bit
+            # sequence space, as Zeek keeps it: a first sequence number of 0 (a RST answering
+            # a SYN) starts at 0xffffffff, not at -1, so its size is 0.
+            init_seqs(e, <int64_t>(<uint32_t>(seq - 1)), seq)
         if e.reassem == 0:
             e.reassem = 1
             e.trim = 1
