@@ -71,16 +71,26 @@ def _parse_chunks(reader, chunk_packets, verify_checksums):
         yield ParsedChunk(recs, ch.buffer, ch.base, ch.index, ch.first_record)
 
 
-def parse_capture(source, verify_checksums=False):
+def concat_records(parts):
+    """One PACKET_DTYPE array from several. Joined as raw bytes: numpy's structured-array
+    concatenate copies field by field, about four times slower."""
+    if not parts:
+        return np.empty(0, PACKET_DTYPE)
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([np.ascontiguousarray(p).view(np.uint8) for p in parts]).view(PACKET_DTYPE)
+
+
+def parse_capture(source, verify_checksums=False, chunk_packets=DEFAULT_MAX_PACKETS):
     """The whole capture as one PACKET_DTYPE array.
 
     A broken file raises ``CaptureError``; its ``records`` attribute holds every packet parsed
     before the fault, so nothing that could be read is lost."""
     parts = []
     try:
-        for chunk in iter_parse(source, verify_checksums=verify_checksums):
+        for chunk in iter_parse(source, chunk_packets, verify_checksums):
             parts.append(chunk.records)
     except CaptureError as e:
-        e.records = np.concatenate(parts) if parts else np.empty(0, PACKET_DTYPE)
+        e.records = concat_records(parts)
         raise
-    return np.concatenate(parts) if parts else np.empty(0, PACKET_DTYPE)
+    return concat_records(parts)

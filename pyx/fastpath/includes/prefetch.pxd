@@ -4,8 +4,11 @@ cdef extern from *:
     """
     #if defined(__GNUC__) || defined(__clang__)
     #define fastpath_prefetch(p) __builtin_prefetch((const void*)(p), 1, 3)
+    #define fastpath_prefetch_read(p) __builtin_prefetch((const void*)(p), 0, 3)
     #else
     #define fastpath_prefetch(p) ((void)(p))
+    #define fastpath_prefetch_read(p) ((void)(p))
     #endif
     """
-    void fastpath_prefetch(const void* p) nogil
+    void fastpath_prefetch(const void* p) nogil        # for writing
+    void fastpath_prefetch_read(const void* p) nogil   # for reading only
