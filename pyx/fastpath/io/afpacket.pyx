@@ -182,12 +182,15 @@ cdef class AfPacketDevice(Device):
         self._check_open()
         return self.fd
 
+    @cython.nonecheck(False)
     cdef inline tpacket_block_desc* _block(self, uint32_t k) noexcept nogil:
         return <tpacket_block_desc*>(self.ring.ptr + <size_t>k * self.block_size)
 
+    @cython.nonecheck(False)
     cdef inline void _return_block(self, uint32_t k) noexcept nogil:
         fp_store_release_u32(&self._block(k).hdr.bh1.block_status, TP_STATUS_KERNEL)
 
+    @cython.nonecheck(False)
     cdef uint32_t _take(self, FrameRef* out, uint32_t max_frames) noexcept nogil:
         """Hand out up to max_frames frames of the current (or next ready) block."""
         cdef tpacket_block_desc* bd
@@ -238,6 +241,7 @@ cdef class AfPacketDevice(Device):
                 self.pkt += h.tp_next_offset
         return n
 
+    @cython.nonecheck(False)
     cdef int _rx(self, FrameRef* out, uint64_t* handles, uint32_t max_frames, int64_t timeout_ns,
                  Burst b) except -1:
         cdef uint32_t n
@@ -279,6 +283,7 @@ cdef class AfPacketDevice(Device):
         if self.block_refs[k] == 0 and not (self.walking and k == self.cur_block):
             self._return_block(k)
 
+    @cython.nonecheck(False)
     cdef int _tx(self, const uint8_t* base, size_t size, const FrameRef* frames,
                  uint32_t n) except -1:
         cdef uint32_t done = 0, m, i

@@ -269,11 +269,13 @@ cdef class AfXdpDevice(Device):
         return self.fd
 
     # ---------------------------------------------------------------- receive
+    @cython.nonecheck(False)
     cdef inline void _kick_rx(self) noexcept nogil:
         # The kernel asked for a syscall before it fills more frames (need_wakeup).
         recvfrom(self.fd, NULL, 0, MSG_DONTWAIT, NULL, NULL)
         self.wakeups_rx += 1
 
+    @cython.nonecheck(False)
     cdef uint32_t _peek_rx(self, FrameRef* out, uint64_t* handles, uint32_t max_frames) noexcept nogil:
         cdef Ring* r = &self.rx
         cdef uint32_t avail, n, i
@@ -303,6 +305,7 @@ cdef class AfXdpDevice(Device):
         fp_store_release_u32(r.consumer, r.cached_cons)
         return n
 
+    @cython.nonecheck(False)
     cdef int _rx(self, FrameRef* out, uint64_t* handles, uint32_t max_frames, int64_t timeout_ns,
                  Burst b) except -1:
         cdef uint32_t n
@@ -322,6 +325,7 @@ cdef class AfXdpDevice(Device):
             if wait_readable(self.fd, left, POLLIN) == 0:
                 return 0
 
+    @cython.nonecheck(False)
     cdef void _release(self, Burst b) noexcept:
         cdef Ring* f = &self.fill
         cdef uint32_t i, free_slots
@@ -342,6 +346,7 @@ cdef class AfXdpDevice(Device):
                 self._kick_rx()
 
     # ---------------------------------------------------------------- transmit
+    @cython.nonecheck(False)
     cdef void _reclaim_tx(self) noexcept nogil:
         cdef Ring* c = &self.comp
         cdef uint32_t prod = fp_load_acquire_u32(c.producer)
@@ -352,6 +357,7 @@ cdef class AfXdpDevice(Device):
             c.cached_cons += 1
         fp_store_release_u32(c.consumer, c.cached_cons)
 
+    @cython.nonecheck(False)
     cdef int _kick_tx(self) noexcept nogil:
         # Copy mode transmits inside sendto(), a bounded batch per call: call until the kernel
         # has consumed the ring (or says it is busy), reclaiming completions as we go.
@@ -372,6 +378,7 @@ cdef class AfXdpDevice(Device):
             tries += 1
         return 0
 
+    @cython.nonecheck(False)
     cdef int _tx(self, const uint8_t* base, size_t size, const FrameRef* frames,
                  uint32_t n) except -1:
         cdef Ring* t = &self.tx

@@ -4,6 +4,7 @@
 # A backend subclasses Device and overrides the four hooks (_rx, _tx, _release, _shutdown).
 # Wrappers (tracer, recorder, fault injector) override _recv_burst / _send_burst instead, so
 # they compose with any device, including other wrappers.
+cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 
 from fastpath.wire.record cimport FrameRef
@@ -52,17 +53,23 @@ cdef class SlotArena:
     cdef uint32_t nfree
     cdef uint32_t* free_stack
 
+    # Called without the GIL: a None check (debug builds) would need it.
+    @cython.nonecheck(False)
     cdef inline int64_t take(self) noexcept nogil:
         if self.nfree == 0:
             return -1
         self.nfree -= 1
         return self.free_stack[self.nfree]
 
+    # Called without the GIL: a None check (debug builds) would need it.
+    @cython.nonecheck(False)
     cdef inline void give(self, uint32_t slot) noexcept nogil:
         if self.nfree < self.nslots:
             self.free_stack[self.nfree] = slot
             self.nfree += 1
 
+    # Called without the GIL: a None check (debug builds) would need it.
+    @cython.nonecheck(False)
     cdef inline uint8_t* at(self, uint32_t slot) noexcept nogil:
         return self.region.ptr + <size_t>slot * self.slot_size
 

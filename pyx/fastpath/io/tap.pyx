@@ -122,6 +122,7 @@ cdef class TapDevice(Device):
         self._check_open()
         return self.fd
 
+    @cython.nonecheck(False)
     cdef int _rx(self, FrameRef* out, uint64_t* handles, uint32_t max_frames, int64_t timeout_ns,
                  Burst b) except -1:
         cdef uint32_t n = 0
@@ -180,6 +181,7 @@ cdef class TapDevice(Device):
         for i in range(n):
             self.arena.give(<uint32_t>handles[i])
 
+    @cython.nonecheck(False)
     cdef int _tx(self, const uint8_t* base, size_t size, const FrameRef* frames,
                  uint32_t n) except -1:
         cdef uint32_t i = 0

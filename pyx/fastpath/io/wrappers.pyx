@@ -342,6 +342,7 @@ cdef class FaultInjector(Wrapper):
         free(self.txbuf)
         free(self.txslots)
 
+    @cython.nonecheck(False)
     cdef uint32_t _apply(self, FaultCounters* fc, const uint8_t* base, const FrameRef* src,
                          uint32_t n, FrameRef* out, uint64_t* handles, uint32_t cap,
                          FrameRef* pend, uint64_t* pend_slot, uint32_t* npend) noexcept nogil:
