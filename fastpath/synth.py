@@ -45,7 +45,7 @@ from fastpath.wire.checksum import internet_checksum, pseudo_header_sum
 from fastpath.wire.record import FRAME_DTYPE
 
 # Bump whenever the bytes for a given (seed, count) change: benchmark caches are keyed on it.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DEFAULT_PACKETS = 1_000_000
 DEFAULT_SEED = 1
 # 2024-03-12 10:00:00 UTC: a fixed start so that the capture is the same on every run.
@@ -589,9 +589,16 @@ class _TcpConn:
             qn += 1
             heapq.heappush(q, (t + d_react, qn, 1, rcv))
 
-        for i in range(min(nseg, 10)):
+        def window(acked_bytes):
+            # What the receiver advertised with that ACK (as frame() writes it), in segments:
+            # the sender never has more than this in flight (RFC 9293 3.8.6), whatever cwnd.
+            rwnd = min(self.rwnd_max[r], self.rwnd0[r] + 2 * acked_bytes)
+            return max(1, (min(65535, rwnd >> self.ws[r]) << self.ws[r]) // seg)
+
+        wnd = window(base)
+        for i in range(min(nseg, 10, wnd)):
             xmit(i, t0, False)
-        nxt = min(nseg, 10)
+        nxt = min(nseg, 10, wnd)
         t = t0
         while True:
             if not q:
@@ -634,6 +641,7 @@ class _TcpConn:
                     pend = 0
                     send_ack(t, False)
             else:                              # an ACK for v segments reaches the sender
+                wnd = window(base + min(n, v * seg))
                 if v > una:
                     newly = v - una
                     una = v
@@ -655,7 +663,7 @@ class _TcpConn:
                         cwnd = ssth + 3
                         rec = nxt
                         xmit(una, t, True)
-                while nxt < nseg and nxt - una < cwnd:
+                while nxt < nseg and nxt - una < cwnd and nxt - una < wnd:
                     xmit(nxt, t, False)
                     nxt += 1
         out.sort(key=lambda e: e[0])
