@@ -1,7 +1,6 @@
 """Reading pcap: golden bytes, both byte orders and timestamp precisions, every quirk the corpus
 has (junk link-type bits, absurd snaplens, records longer than the snaplen or the file), and what
 happens at each way a file can end."""
-import numpy as np
 import pytest
 
 from capfiles import pcap_file, pcap_header, pcap_record
