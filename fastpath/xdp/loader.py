@@ -208,7 +208,20 @@ class XdpProgram:
         if key in self._attachments:
             raise ConfigError(f"{self.function} is already attached to {ifname}")
         modes = ["native", "generic"] if mode == "auto" else [mode]
+        try:
+            return self._attach_modes(ifname, ifindex, key, modes, via)
+        except UnavailableError:
+            if via != "link" or not self._links_unsupported:
+                raise
+        # Kernels before 5.9 have no XDP links: attach through netlink, which outlives the
+        # process (the state file lets 'fastpath doctor --cleanup' find it).
+        return self._attach_modes(ifname, ifindex, key, modes, "netlink")
+
+    _links_unsupported = False
+
+    def _attach_modes(self, ifname, ifindex, key, modes, via) -> Attachment:
         last = None
+        self._links_unsupported = via == "link"
         for m in modes:
             flags = sc.XDP_FLAGS_DRV_MODE if m == "native" else sc.XDP_FLAGS_SKB_MODE
             try:
@@ -218,6 +231,8 @@ class XdpProgram:
                     att = self._attach_netlink(ifname, ifindex, m, flags)
             except OSError as e:
                 last = e
+                if e.errno not in (_errno.EINVAL, _errno.ENOSYS):
+                    self._links_unsupported = False
                 if e.errno in (_errno.EOPNOTSUPP, _errno.EINVAL, _errno.ERANGE) and m != modes[-1]:
                     continue       # the driver has no native XDP (or not for this MTU)
                 self._raise_attach_error(ifname, m, e)

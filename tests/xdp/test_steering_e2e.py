@@ -188,3 +188,22 @@ def test_attaching_twice_or_to_a_missing_interface_is_a_clear_error(lab, steerin
                 steering.attach("nosuch0")
         finally:
             steering.detach()
+
+
+def test_kernels_without_xdp_links_fall_back_to_netlink(lab, steering, monkeypatch):
+    import errno
+    from fastpath.xdp import loader
+
+    def no_links(*a):
+        raise OSError(errno.EINVAL, "Invalid argument")
+    monkeypatch.setattr(loader.sc, "link_create_xdp", no_links)
+    with lab.entered():
+        att = steering.attach(lab.outer)
+    try:
+        assert att.via == "netlink" and att.mode == "native"
+        assert lab.xdp_attached()["name"] == "fp_steer"
+        assert att.state_file is not None and att.state_file.exists()
+    finally:
+        steering.detach()
+    assert lab.xdp_attached() is None
+    assert not att.state_file.exists()
