@@ -31,6 +31,8 @@ from fastpath.capture import index as _ix
 
 DEFAULT_MAX_PACKETS = 65536
 DEFAULT_MAX_BYTES = 16 << 20        # per chunk: bounds resident memory per chunk
+MAX_PACKETS_LIMIT = 1 << 24         # rows per chunk (32 bytes each: 512 MiB)
+_MIN_RECORD = 16                    # the smallest record (pcap) or packet block (pcapng)
 _PEEK = 64 << 10                    # first read of a stream (format detection, headers)
 _GZIP_INPUT = 256 << 10             # compressed bytes read per step
 _PAGE = _mmap.PAGESIZE
@@ -545,8 +547,9 @@ class CaptureReader:
         larger) ``max_bytes`` bytes, in file order. A reader is read once."""
         max_packets = int(max_packets)
         max_bytes = int(max_bytes)
-        if max_packets < 1:
-            raise ConfigError(f"max_packets must be at least 1, not {max_packets}")
+        if not 1 <= max_packets <= MAX_PACKETS_LIMIT:
+            raise ConfigError(f"max_packets must be between 1 and {MAX_PACKETS_LIMIT}, not "
+                              f"{max_packets}")
         if max_bytes < 1:
             raise ConfigError(f"max_bytes must be at least 1, not {max_bytes}")
         if self._closed:
@@ -582,7 +585,8 @@ class CaptureReader:
             self._check_size()
             end = min(size, pos + max(max_bytes, need))
             at_eof = end == size
-            out = np.empty(max_packets, FRAME_DTYPE)
+            # No more rows than records can fit in the window.
+            out = np.empty(min(max_packets, (end - pos) // _MIN_RECORD + 1), FRAME_DTYPE)
             status, n, consumed = ix.run(self._mv, pos, end, pos, at_eof, out)
             chunk_start = pos
             pos += consumed
@@ -621,7 +625,7 @@ class CaptureReader:
         pool = []
         while True:
             self._check_open()
-            out = np.empty(max_packets, FRAME_DTYPE)
+            out = np.empty(min(max_packets, (fill - pos) // _MIN_RECORD + 1), FRAME_DTYPE)
             status, n, consumed = ix.run(buf, pos, fill, base + pos, eof, out)
             if n:
                 view = memoryview(buf)[pos:pos + consumed].toreadonly()
