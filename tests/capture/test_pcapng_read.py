@@ -111,7 +111,7 @@ def test_resolution_is_reported_per_interface():
     assert [i[2] for i in r.interfaces] == [1000.0, 1.0, 1e9 / 1024]
 
 
-def test_absurd_resolutions_are_clamped_like_wireshark():
+def test_absurd_resolutions_are_taken_as_the_finest_64_bit_ticks_count():
     assert ticks_to_ns_py(10**19, 100) == 10**9        # 10**-100 -> 10**-19
     assert ticks_to_ns_py(2**63, 0x80 | 127) == 10**9  # 2**-127 -> 2**-63
 
