@@ -172,8 +172,9 @@ cdef inline int fail(Walk* w, int code, uint64_t offset, int64_t a, int64_t b, i
 
 
 cdef void iface_set_resolution(Iface* f, uint8_t tsresol) noexcept nogil:
-    # if_tsresol: high bit clear -> 10**-v seconds per tick, set -> 2**-v. A resolution finer than
-    # a 64-bit tick counter can express (10**-19, 2**-63) is taken as that (tshark 4.0 shows such packets at time 0).
+    # if_tsresol: high bit clear -> 10**-v seconds per tick, set -> 2**-v. A resolution finer
+    # than a 64-bit tick counter can express (10**-19, 2**-63) is taken as that limit (tshark 4.0
+    # shows such packets at time 0).
     cdef uint8_t v = tsresol & 0x7f
     cdef int i
     if tsresol & 0x80:
