@@ -197,9 +197,11 @@ cdef class PcapWriter(_Sink):
         st32(h + 20, <uint32_t>linktype, self.big)
         self.len = 24
 
+    @cython.nonecheck(False)
     cdef inline bint _time_ok(self, int64_t ts) noexcept nogil:
         return 0 <= ts and ts // NS_PER_S <= <int64_t>0xffffffffU
 
+    @cython.nonecheck(False)
     cdef inline void _record(self, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
                              int64_t ts) noexcept nogil:
         cdef uint8_t* h = self.buf + self.len
@@ -455,6 +457,7 @@ cdef class PcapngWriter(_Sink):
         self.len += blen
         self.interfaces.append((linktype, snaplen, float(res)))
 
+    @cython.nonecheck(False)
     cdef inline void _epb(self, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
                           int64_t ts, uint32_t iface) noexcept nogil:
         cdef uint32_t padded = (caplen + 3) & ~(<uint32_t>3)
@@ -473,6 +476,7 @@ cdef class PcapngWriter(_Sink):
         st32(b + blen - 4, blen, self.big)
         self.len += blen
 
+    @cython.nonecheck(False)
     cdef inline uint32_t _caplen(self, size_t n, uint32_t iface) noexcept nogil:
         return <uint32_t>n if n < self.snap[iface] else self.snap[iface]
 
