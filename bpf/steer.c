@@ -77,12 +77,34 @@ int fp_steer(struct xdp_md *ctx)
     struct fp_rule_value *rv;
     struct fp_config *cfg;
     __u32 zero = 0, flags, idx;
-    int slot;
+    int slot, dport_done = 0;
 
     cfg = fp_config.lookup(&zero);
     if (!cfg)
         return XDP_PASS;
     flags = cfg->flags;
+
+    /* Fast path for the common case, deciding exactly as the general path below would:
+     * untagged IPv4 without options, not a later fragment, TCP or UDP, whose destination port
+     * has a rule and no 5-tuple rules. Everything else takes the general path. */
+    if (flags & FP_HAS_PORT) {
+        struct ethhdr *eth = data;
+        struct iphdr *iph = (void *)(eth + 1);
+        __be16 *ports = (void *)(iph + 1);
+
+        if ((void *)(ports + 2) <= data_end && fp_ntohs(eth->h_proto) == ETH_P_IP &&
+            *(__u8 *)iph == 0x45 && (fp_ntohs(iph->frag_off) & 0x1fff) == 0 &&
+            (iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP)) {
+            idx = ((iph->protocol == IPPROTO_TCP ? FP_PORT_PROTO_TCP : FP_PORT_PROTO_UDP) * 2
+                   + FP_PORT_DST) * 65536 + fp_ntohs(ports[1]);
+            rv = fp_ports.lookup(&idx);
+            if (rv && !(rv->flags & FP_PORT_FLOWS4)) {
+                if (rv->rule_id)
+                    return fp_verdict(ctx, rv->rule_id, rv->action, bytes);
+                dport_done = 1;    /* neither a port rule nor 5-tuples: do not look again */
+            }
+        }
+    }
 
     if (fp_parse_packet(data, data_end, &p) < 0)
         return fp_verdict(ctx, FP_RULE_OTHER, cfg->other_action, bytes);
@@ -94,7 +116,7 @@ int fp_steer(struct xdp_md *ctx)
         slot = fp_port_slot(p.proto);
         if (slot >= 0) {
             idx = ((__u32)slot * 2 + FP_PORT_DST) * 65536 + fp_ntohs(p.dport);
-            rv = fp_ports.lookup(&idx);
+            rv = dport_done ? NULL : fp_ports.lookup(&idx);
             if (rv && (rv->flags & (p.family == 4 ? FP_PORT_FLOWS4 : FP_PORT_FLOWS6))) {
                 struct fp_rule_value *fv;
                 if (p.family == 4) {

@@ -34,6 +34,13 @@ def ipv4_later_fragment(frame):
     return bytes(b)
 
 
+def ipv4_first_fragment(frame):
+    """Mark the IPv4 packet as the first fragment (more fragments, offset 0): ports present."""
+    b = bytearray(frame)
+    struct.pack_into("!H", b, 14 + 6, 0x2000)
+    return bytes(b)
+
+
 def ipv6_hop_by_hop_udp(src, dst, sport, dport):
     """IPv6 / hop-by-hop options (8 bytes of padding) / UDP, in Ethernet."""
     import ipaddress
@@ -107,6 +114,9 @@ CASES = [
     ("a later fragment has no ports",
      ipv4_later_fragment(tcp_packet("192.0.2.10", "192.0.2.2", 1, 23, ethernet=E)),
      "pass", "default", "pass"),
+    ("a first fragment has its ports",
+     ipv4_first_fragment(tcp_packet("192.0.2.10", "192.0.2.2", 1, 23, ethernet=E)),
+     "drop", "drop tcp dport 23", "drop"),
     ("a later fragment still meets prefix rules",
      ipv4_later_fragment(tcp_packet("192.0.2.10", "198.51.100.5", 1, 23, ethernet=E)),
      "drop", "drop dst 198.51.100.0/24", "drop"),
