@@ -54,7 +54,11 @@ def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "--make-seeds":
         make_seeds(sys.argv[2])
         return
-    import atheris
+    try:
+        import atheris
+    except ImportError:
+        sys.exit("fuzz_capture: atheris is not installed: .venv/bin/python -m pip install "
+                 "'atheris>=2.3' (tools/fuzz.sh installs it too)")
     with atheris.instrument_imports(include=["fastpath", "capfiles"]):
         import capfiles
         from fastpath.capture import open_capture
