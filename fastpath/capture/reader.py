@@ -15,6 +15,7 @@ turns them into FRAME_DTYPE rows chunk by chunk:
 A broken file yields every good record first; the ``CaptureError`` comes after them and names the
 file, the 1-based record number and the byte offset.
 """
+import io
 import mmap as _mmap
 import os
 import stat
@@ -222,6 +223,20 @@ class _RawStream:
         return bytes(buf[:got])
 
 
+class _MemoryStream:
+    """A read-only stream over a buffer in memory (gzip data handed over as bytes)."""
+
+    def __init__(self, mv):
+        self.mv = mv
+        self.pos = 0
+
+    def readinto(self, out):
+        n = min(len(out), len(self.mv) - self.pos)
+        out[:n] = self.mv[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
 class _GzipStream:
     """Inflate gzip (RFC 1952, several members allowed) through zlib, a bounded piece at a time."""
 
@@ -371,7 +386,13 @@ class CaptureReader:
                 mv = mv.cast("B")
             self._mv = mv.toreadonly()
             self.size = len(self._mv)
+            if bytes(self._mv[:2]) == _GZIP_MAGIC:
+                mv, self._mv = self._mv, None
+                return self._open_stream(_RawStream(_MemoryStream(mv)))
             return self._open_mapped()
+        if isinstance(source, io.TextIOBase):
+            raise ConfigError(f"{getattr(source, 'name', 'the stream')} is open in text mode: "
+                              f"open captures in binary mode ('rb')")
         if hasattr(source, "read") or hasattr(source, "readinto"):
             self.path = name or getattr(source, "name", None) or "<stream>"
             return self._open_stream(_RawStream(source))

@@ -140,6 +140,14 @@ def test_garbage_after_the_gzip_stream(tmp_path):
             collect(r)
 
 
+def test_gzip_in_memory(capture):
+    _, data = capture
+    z = gzip.compress(data)
+    for src in (z, bytearray(z), memoryview(z)):
+        with open_capture(src) as r:
+            assert r.compression == "gzip" and collect(r, max_bytes=5000)[0] == expected(data)
+
+
 def test_gzip_of_nothing_is_an_empty_capture(tmp_path):
     p = tmp_path / "e.gz"
     p.write_bytes(gzip.compress(b""))
@@ -291,6 +299,10 @@ def test_missing_file_directory_and_bad_arguments(tmp_path):
         open_capture(tmp_path)
     with pytest.raises(ConfigError, match="needs a path"):
         open_capture(12)
+    (tmp_path / "t.pcap").write_bytes(PCAP)
+    with open(tmp_path / "t.pcap") as text:
+        with pytest.raises(ConfigError, match="binary mode"):
+            open_capture(text)
     with open_capture(PCAP) as r:
         with pytest.raises(ConfigError, match="max_packets"):
             r.chunks(max_packets=0)
