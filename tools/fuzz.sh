@@ -6,6 +6,7 @@
 #    clang -fsanitize=address,fuzzer-no-link in a copy of the tree, called through its
 #    __pyx_capi__ pointer from tools/fuzz/parse_fuzzer.c.
 # 2. fields_fuzzer (atheris): the Python field renderer over parsed packets.
+# 3. capture_fuzzer (atheris): the capture readers, differentially against a reference reader.
 # Seeds are frames of ../shared/captures when it is there; findings go to build/fuzz/findings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,5 +66,11 @@ say "fields_fuzzer for ${SECONDS_PER_TARGET}s"
 mkdir -p "$OUT/corpus-fields"
 "$VPY" tools/fuzz/fields_fuzzer.py "$OUT/corpus-fields" "${seeds[@]}" \
     -max_total_time="$SECONDS_PER_TARGET" -artifact_prefix="$OUT/findings/fields-" \
+    -print_final_stats=1 2>&1 | grep -vE '^#[0-9]+.*(NEW|REDUCE)' | tail -n 8
+say "capture_fuzzer for ${SECONDS_PER_TARGET}s"
+mkdir -p "$OUT/corpus-capture"
+[ -d "$OUT/seeds-capture" ] || "$VPY" tools/fuzz/capture_fuzzer.py --make-seeds "$OUT/seeds-capture"
+"$VPY" tools/fuzz/capture_fuzzer.py "$OUT/corpus-capture" "$OUT/seeds-capture" \
+    -max_total_time="$SECONDS_PER_TARGET" -artifact_prefix="$OUT/findings/capture-" \
     -print_final_stats=1 2>&1 | grep -vE '^#[0-9]+.*(NEW|REDUCE)' | tail -n 8
 say "done; crash inputs, if any, are in $OUT/findings/"

@@ -25,7 +25,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, 
 
 from fastpath.includes.byteorder cimport load_be16, load_be32, load_le16, load_le32
 from fastpath.wire.record cimport FrameRef
-from fastpath.includes.prefetch_read cimport fastpath_prefetch_read
+from fastpath.includes.prefetch cimport fastpath_prefetch_read
 
 import numpy as np
 from fastpath.wire.record import FRAME_DTYPE

@@ -1,5 +1,7 @@
 # Software prefetch (GCC/Clang builtin; a no-op elsewhere): start loading a cache line that a
-# later iteration of a batch loop will need, so several memory accesses overlap.
+# later iteration of a batch loop will need, so several memory accesses overlap. The read hint
+# (prefetcht0 on x86-64, prfm pldl1keep on arm64) is for data only read, such as a mapped
+# capture; the write hint for entries the loop will update.
 cdef extern from *:
     """
     #if defined(__GNUC__) || defined(__clang__)

@@ -6,8 +6,8 @@ read or raise CaptureError. For the first two, the rows and the error's record a
 equal those of the reference reader in tests/capture/capfiles.py (plain Python, written from the
 format drafts). A finding is an exception, a crash, a hang or a disagreement.
 
-    .venv/bin/python tools/fuzz_capture.py --make-seeds build/fuzz/seeds-capture
-    .venv/bin/python tools/fuzz_capture.py build/fuzz/corpus-capture build/fuzz/seeds-capture \\
+    .venv/bin/python tools/fuzz/capture_fuzzer.py --make-seeds build/fuzz/seeds-capture
+    .venv/bin/python tools/fuzz/capture_fuzzer.py build/fuzz/corpus-capture build/fuzz/seeds-capture \\
         -max_total_time=600 -artifact_prefix=build/fuzz/findings/capture-
 
 The first byte of an input picks the source, the next two the chunk limits; the rest is the
@@ -21,13 +21,13 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "capture"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "capture"))
 
 MAGICS = [b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
           b"\x0a\x0d\x0d\x0a"]
 
 
-def make_seeds(out_dir, captures=os.path.join(HERE, "..", "..", "shared", "captures"),
+def make_seeds(out_dir, captures=os.path.join(HERE, "..", "..", "..", "shared", "captures"),
                max_size=16384):
     """Small corpus files (and hand-made variants) as seeds, with the three choice bytes."""
     import capfiles as cf
