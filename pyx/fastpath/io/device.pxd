@@ -105,10 +105,12 @@ cdef class Device:
     cdef uint32_t* pool_free
     cdef uint32_t pool_nfree
     cdef Burst spare                   # a Burst object kept from an empty receive
+    cdef object spare_index            # an index array kept from an empty receive
     cdef Burst empty                   # the (immutable) burst returned when nothing arrived
 
     cdef int _setup_burst(self, uint32_t max_burst, uint32_t max_held) except -1
     cdef int _check_open(self) except -1
+    cdef void _unreserve(self, int64_t slot) noexcept
 
     # ---- backend hooks
     cdef int _rx(self, FrameRef* out, uint64_t* handles, uint32_t max_frames, int64_t timeout_ns,

@@ -151,12 +151,12 @@ cdef class SlotArena:
 
 # ---------------------------------------------------------------- helpers
 cdef object new_frame_index(uint32_t n, const FrameRef* src):
-    """A fresh FRAME_DTYPE array of n rows copied from src (the burst owns its index)."""
+    """A fresh FRAME_DTYPE array of n rows, copied from src unless src is NULL."""
     cdef cnp.npy_intp dims[1]
     dims[0] = n
     Py_INCREF(_FRAME_DESCR)   # PyArray_Empty steals a reference to the descriptor
     arr = PyArray_Empty(1, dims, <RawDescr*><PyObject*>_FRAME_DESCR, 0)
-    if n:
+    if n and src != NULL:
         memcpy(cnp.PyArray_DATA(<cnp.ndarray>arr), src, n * sizeof(FrameRef))
     return arr
 
@@ -456,11 +456,20 @@ cdef class Device:
         pass
 
     # ---- the burst paths
+    cdef void _unreserve(self, int64_t slot) noexcept:
+        if slot >= 0 and self.pool_nfree < self.max_held:
+            self.pool_free[self.pool_nfree] = <uint32_t>slot
+            self.pool_nfree += 1
+
     cdef Burst _recv_burst(self, uint32_t max_frames, int64_t timeout_ns):
         cdef Burst b
         cdef int n
         cdef uint32_t i
         cdef uint64_t nbytes = 0
+        cdef cnp.ndarray arr
+        cdef FrameRef* out
+        cdef cnp.npy_intp dims[1]
+        cdef cnp.PyArray_Dims shape
         self._check_open()
         if self.held >= self.max_held:
             raise CapacityError(
@@ -475,22 +484,46 @@ cdef class Device:
         else:
             b = Burst.__new__(Burst)
         b.device = self
-        n = self._rx(self.scratch, self.scratch_handles, max_frames, timeout_ns, b)
+        # The backend writes straight into the burst's own index array (sized for a full burst,
+        # then shrunk in place) and its handle array from the pool: no copies.
+        if self.spare_index is not None:
+            arr = self.spare_index
+            self.spare_index = None
+        else:
+            arr = new_frame_index(self.max_burst, NULL)
+        out = <FrameRef*>cnp.PyArray_DATA(arr)
+        cdef uint64_t* handles = self.scratch_handles
+        cdef int64_t slot = -1
+        if self.uses_handles:
+            self.pool_nfree -= 1
+            slot = self.pool_free[self.pool_nfree]
+            handles = self.handle_pool + <size_t>slot * self.max_burst
+        try:
+            n = self._rx(out, handles, max_frames, timeout_ns, b)
+        except BaseException:
+            self._unreserve(slot)
+            self.spare_index = arr
+            raise
         if n == 0:
+            self._unreserve(slot)
+            self.spare_index = arr
             b.buffer = None
             b.token = -1
             self.spare = b
             return self.empty
+        if <uint32_t>n < self.max_burst:
+            dims[0] = n
+            shape.ptr = dims
+            shape.len = 1
+            cnp.PyArray_Resize(arr, &shape, 0, cnp.NPY_CORDER)
         b.count = n
-        b.index = new_frame_index(n, self.scratch)
-        if self.uses_handles:
-            self.pool_nfree -= 1
-            b.pool_slot = self.pool_free[self.pool_nfree]
-            b.handles = self.handle_pool + <size_t>b.pool_slot * self.max_burst
-            memcpy(b.handles, self.scratch_handles, n * sizeof(uint64_t))
+        b.index = arr
+        if slot >= 0:
+            b.pool_slot = slot
+            b.handles = handles
             b.nhandles = n
         for i in range(<uint32_t>n):
-            nbytes += self.scratch[i].caplen
+            nbytes += out[i].caplen
         self.held += 1
         self.c.rx_packets += n
         self.c.rx_bytes += nbytes
