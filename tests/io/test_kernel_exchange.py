@@ -139,3 +139,38 @@ def test_afpacket_restores_vlan_tags_the_kernel_stripped(lab):
     finally:
         dev.close()
         peer.close()
+
+
+def packet_sockets_receiving(lab):
+    """(iface index, proto) of the packet sockets in the lab's namespace that receive."""
+    with lab.entered():
+        lines = open("/proc/net/packet").read().splitlines()[1:]
+    out = []
+    for line in lines:
+        f = line.split()            # sk RefCnt Type Proto Iface R Rmem User Inode
+        if f[5] == "1":
+            out.append((int(f[4]), f[3]))
+    return out
+
+
+def test_closing_afpacket_with_a_burst_held_stops_delivery(lab):
+    """A held burst keeps the ring mapped (and so the socket alive): closing must still stop
+    the kernel from copying frames into it (it is rebound to the reserved ethertype 0xFFFF)."""
+    from fastpath.io import AfPacketDevice
+    from fastpath.io.netif import interface_index
+    with lab.entered():
+        dev = AfPacketDevice(lab.outer, promisc=True)
+        ifindex = interface_index(lab.outer)
+    dev.send_frames([arp_request(OUR_MAC, OUR_IP, lab.inner_ip)])
+    frame, rec = wait_for(dev, lambda r: r["arp_op"] == 2)
+    assert frame is not None
+    assert (ifindex, "0003") in [(i, p.lower()[-4:]) for i, p in packet_sockets_receiving(lab)]
+    dev.send_frames([arp_request(OUR_MAC, OUR_IP, lab.inner_ip)])
+    held = dev.recv(timeout=2.0)
+    assert len(held) >= 1
+    dev.close()
+    # The socket lives on with the mapping, but no longer takes every protocol.
+    assert [(i, p) for i, p in packet_sockets_receiving(lab)
+            if i == ifindex and p.lower() != "ffff"] == []
+    assert bytes(held.frame(0))[12:14] == b"\x08\x06"       # still readable
+    held.release()

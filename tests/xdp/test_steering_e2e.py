@@ -207,3 +207,26 @@ def test_kernels_without_xdp_links_fall_back_to_netlink(lab, steering, monkeypat
         steering.detach()
     assert lab.xdp_attached() is None
     assert not att.state_file.exists()
+
+
+def test_a_queue_can_be_reopened_right_after_close(lab, steering):
+    """The kernel releases a closed AF_XDP socket's queue asynchronously; reopening at once
+    must still work (the device waits for it)."""
+    with lab.entered():
+        steering.attach(lab.outer)
+        for _ in range(3):
+            dev = AfXdpDevice(lab.outer, 0)
+            steering.bind(dev)
+            dev.close()
+        dev = AfXdpDevice(lab.outer, 0)
+    try:
+        steering.bind(dev)
+        with lab.peer_entered():
+            tx = udp_socket()
+        steering.add_rule("redirect udp dport 9999")
+        send_udp(tx, lab.outer_ip, 9999, 10, b"again")
+        frames, _ = receive_frames(dev, 10)
+        assert len(frames) == 10
+    finally:
+        dev.close()
+        steering.detach()

@@ -315,11 +315,19 @@ cdef class AfPacketDevice(Device):
         raise_os_error(err, f"sendmmsg (after {done} of {n} frames)", self.name)
 
     cdef void _shutdown(self) noexcept:
+        cdef sockaddr_ll sll
         if self.fd >= 0:
             self._read_kernel_stats()
+            # The ring mapping lives on while bursts refer to it, and a mapping keeps its socket
+            # alive. Protocol 0 in bind() means "unchanged", so rebind to the reserved ethertype
+            # 0xFFFF: the socket leaves the all-protocols list and receives nothing more.
+            memset(&sll, 0, sizeof(sll))
+            sll.sll_family = AF_PACKET
+            sll.sll_protocol = 0xFFFF
+            sll.sll_ifindex = self.ifindex
+            bind(self.fd, <sockaddr*>&sll, sizeof(sll))
             close(self.fd)
             self.fd = -1
-        # The ring mapping lives on in self.ring while bursts refer to it.
 
     cdef void _read_kernel_stats(self) noexcept:
         # Reading PACKET_STATISTICS resets the kernel's counters: accumulate.

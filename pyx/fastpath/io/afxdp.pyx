@@ -31,7 +31,7 @@ from fastpath.includes.posix_net cimport (FP_HAVE_LINUX_NETIO, socket, bind, set
                                           fp_store_release_u32, fp_realtime_ns)
 from fastpath.includes.linux_if_xdp cimport *
 from fastpath.io.device cimport (Device, Burst, Region, region_anonymous, wait_readable,
-                                 raise_os_error, deadline_after, time_left)
+                                 raise_os_error, deadline_after, time_left, nap)
 from fastpath.io.netif cimport interface_mtu, interface_index
 from fastpath.wire.record cimport FrameRef
 from fastpath.io.device import Capabilities
@@ -227,7 +227,15 @@ cdef class AfXdpDevice(Device):
         sxdp.sxdp_flags = (XDP_ZEROCOPY if how == "zerocopy" else XDP_COPY)
         if self.need_wakeup:
             sxdp.sxdp_flags |= XDP_USE_NEED_WAKEUP
-        if bind(fd, <sockaddr*>&sxdp, sizeof(sxdp)) < 0:
+        # A socket closed a moment ago releases its queue asynchronously (the kernel defers the
+        # UMEM teardown): give it up to a second before calling the queue taken.
+        cdef int tries = 0
+        cdef int rc = bind(fd, <sockaddr*>&sxdp, sizeof(sxdp))
+        while rc < 0 and errno == EBUSY and tries < 100:
+            nap(10000000)
+            tries += 1
+            rc = bind(fd, <sockaddr*>&sxdp, sizeof(sxdp))
+        if rc < 0:
             err = errno
             if how == "zerocopy" and err in (EOPNOTSUPP, EINVAL):
                 raise OSError(err, f"{self.name}: zero-copy bind refused: {os.strerror(err)}")

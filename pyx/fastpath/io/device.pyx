@@ -503,12 +503,14 @@ cdef class Device:
         except BaseException:
             self._unreserve(slot)
             self.spare_index = arr
+            b.device = None
             raise
         if n == 0:
             self._unreserve(slot)
             self.spare_index = arr
             b.buffer = None
             b.token = -1
+            b.device = None            # no cycle through the kept object
             self.spare = b
             return self.empty
         if <uint32_t>n < self.max_burst:
