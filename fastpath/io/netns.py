@@ -86,8 +86,18 @@ def entered(ns: str):
         os.close(orig)
 
 
-def _sysctl(ns: str, key: str, value: str) -> None:
-    ns_exec(ns, "sysctl", "-qw", f"{key}={value}", check=False)
+def disable_ipv6(dev: str, ns: str | None = None) -> None:
+    """Turn IPv6 off on ``dev`` (in namespace ``ns``, or the calling thread's), so the kernel
+    sends nothing there on its own. Writes /proc/sys directly: it shows the namespace of the
+    thread that opens it, and needs no sysctl binary."""
+    path = f"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"
+    ctx = entered(ns) if ns else contextlib.nullcontext()
+    with ctx:
+        try:
+            with open(path, "w") as f:
+                f.write("1")
+        except FileNotFoundError:
+            pass                    # a kernel without IPv6: nothing to turn off
 
 
 @dataclass
@@ -126,7 +136,7 @@ class Lab:
             ip("link", "add", outer, "type", "veth", "peer", "name", inner, ns=lab.ns)
             ip("link", "set", inner, "netns", lab.peer_ns, ns=lab.ns)
             for dev, where in ((outer, lab.ns), (inner, lab.peer_ns)):
-                _sysctl(where, f"net.ipv6.conf.{dev}.disable_ipv6", "1")
+                disable_ipv6(dev, where)
                 if mtu:
                     ip("link", "set", dev, "mtu", str(mtu), ns=where)
                 ip("link", "set", "lo", "up", ns=where)

@@ -207,8 +207,8 @@ class TapHarness(KernelHarness):
         from fastpath.io.netif import set_link_up
         dev = TapDevice(f"fpt{os.getpid() % 100000}", up=False, slots=128, max_held=8)
         # No IPv6 on it, so the kernel sends nothing of its own (router solicitations, MLD).
-        subprocess.run(["sysctl", "-qw", f"net.ipv6.conf.{dev.ifname}.disable_ipv6=1"],
-                       check=False, capture_output=True)
+        from fastpath.io.netns import disable_ipv6
+        disable_ipv6(dev.ifname)
         set_link_up(dev.ifname)
         self.capacity = 128
         return dev

@@ -105,8 +105,8 @@ def test_tap_exchanges_arp_and_icmp_with_the_kernel(lab):
     from fastpath.io.netns import ip
     with lab.entered():
         dev = TapDevice(f"fpx{os.getpid() % 100000}", up=False)
-        subprocess.run(["sysctl", "-qw", f"net.ipv6.conf.{dev.ifname}.disable_ipv6=1"],
-                       capture_output=True)
+        from fastpath.io.netns import disable_ipv6
+        disable_ipv6(dev.ifname)
     try:
         ip("addr", "add", "10.201.0.100/24", "dev", dev.ifname, ns=lab.ns)
         ip("link", "set", dev.ifname, "up", ns=lab.ns)
