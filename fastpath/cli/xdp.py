@@ -8,7 +8,6 @@ per-rule counters, and detach on exit (Ctrl-C, SIGTERM, --duration).
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 from fastpath.errors import ConfigError

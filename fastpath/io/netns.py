@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from dataclasses import dataclass, field
 
 from fastpath.errors import ConfigError, PrivilegeError, UnavailableError

@@ -20,7 +20,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 import weakref
 from dataclasses import dataclass, field

@@ -5,10 +5,7 @@ device sent, as seen from outside. Kernel backends run in a namespace of their o
 skip with the exact reason where they cannot run."""
 import os
 import shutil
-import subprocess
 import sys
-
-import pytest
 
 from support import is_linux, is_root
 

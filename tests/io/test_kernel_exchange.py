@@ -2,7 +2,6 @@
 layer gets the kernel's ARP reply, an ICMP echo request gets the echo reply, and the replies
 parse. The kernel answering is the peer namespace's (or, for TAP, the namespace owning it)."""
 import os
-import subprocess
 import time
 
 import pytest

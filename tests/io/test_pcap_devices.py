@@ -2,9 +2,7 @@
 broken files only after their good frames, loop, pace by timestamps; record what is sent."""
 import gzip
 import shutil
-import time
 
-import numpy as np
 import pytest
 
 from support import captures_dir

@@ -1,6 +1,5 @@
 """Rule text, parsed and refused; the keys rules become in the BPF maps. No kernel needed."""
 import ipaddress
-import sys
 
 import pytest
 
