@@ -1,11 +1,12 @@
 # Two entry points do everything on a fresh machine (see README.md):
 #   make demo   -- set up, then run the built-in default job
-#   make test   -- set up, then run the full test suite
+#   make test   -- set up, then run the full test suite, on the optimised build and then on a
+#                  debug build (bounds checking, line tracing) of the same tree
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-debug bench fuzz annotate clean
+.PHONY: setup demo test test-fast test-debug bench fuzz annotate clean
 
 setup:
 	@tools/setup-env.sh
@@ -15,6 +16,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+	tools/test-debug.sh -q tests $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 # The same suite against a build with bounds checking and line tracing on (built in a copy
 # of the tree so the optimised in-place build is not disturbed).
@@ -22,7 +27,7 @@ test-debug: setup
 	tools/test-debug.sh $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m pytest bench --benchmark-only --benchmark-columns=median,iqr,ops,rounds $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest bench --benchmark-only --benchmark-columns=min,median,iqr,rounds $(PYTEST_ARGS)
 
 fuzz: setup
 	tools/fuzz.sh

@@ -177,7 +177,8 @@ def compare_with_tshark(path, relname):
 def _sample():
     picked = []
     for p in FILES:
-        head = open(p, "rb").read(24)
+        with open(p, "rb") as fh:
+            head = fh.read(24)
         if (p.name.endswith((".pcapng", ".gz")) or head[:2] == b"\xa1\xb2"
                 or head[:4] == b"\x4d\x3c\xb2\xa1" or (len(head) == 24 and head[22:24] != b"\0\0")
                 or "time" in p.name or p.name in ("rx_serviceid_oobr.pcap", "wikipedia.pcap")):

@@ -169,7 +169,7 @@ def test_file_objects_and_buffers(capture):
 def test_pipe_from_another_process(capture):
     path, data = capture
     proc = subprocess.Popen(["cat", str(path)], stdout=subprocess.PIPE)
-    with open_capture(proc.stdout, name="cat") as r:
+    with proc.stdout, open_capture(proc.stdout, name="cat") as r:
         assert r.size is None and collect(r, max_bytes=8192)[0] == expected(data)
     proc.wait()
 

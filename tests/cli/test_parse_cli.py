@@ -1,5 +1,6 @@
 """`fastpath parse`: tshark's option syntax, clear errors, --save, -c, pipes."""
 import subprocess
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -81,7 +82,7 @@ def test_missing_and_non_capture_files(tmp_path):
 
 
 def test_truncated_capture_prints_the_good_packets_then_fails(wiki, tmp_path):
-    data = open(wiki, "rb").read()
+    data = Path(wiki).read_bytes()
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(data[:len(data) - 30])          # the last record loses its end
     r = fastpath("parse", str(cut), "-e", "frame.number", check=False)
@@ -94,7 +95,8 @@ def test_closed_pipe_is_not_an_error(wiki):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT)
     p.stdout.read(10)
     p.stdout.close()
-    err = p.stderr.read().decode()
+    with p.stderr:
+        err = p.stderr.read().decode()
     assert p.wait() == 0 and "Traceback" not in err
 
 

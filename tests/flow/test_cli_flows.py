@@ -76,7 +76,8 @@ def test_missing_file_is_a_clear_error(capsys, tmp_path):
 
 
 def test_truncated_capture_reports_what_was_read_then_the_error(capsys, tmp_path):
-    data = open(wiki(), "rb").read()
+    with open(wiki(), "rb") as fh:
+        data = fh.read()
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(data[: len(data) // 2])
     rc, out, err = run(capsys, str(cut), "--no-header")

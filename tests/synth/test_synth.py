@@ -285,7 +285,8 @@ def test_segments_respect_the_negotiated_mss(dissected):
 
 # ---------------------------------------------------------------- files
 def read_pcap(path):
-    data = open(path, "rb").read()
+    with open(path, "rb") as fh:
+        data = fh.read()
     magic, vmaj, vmin, _, _, snaplen, linktype = struct.unpack_from("<IHHiIII", data)
     assert magic == 0xA1B2C3D4 and (vmaj, vmin) == (2, 4) and linktype == 1
     out, off = [], 24
@@ -298,7 +299,8 @@ def read_pcap(path):
 
 
 def read_pcapng(path):
-    data = open(path, "rb").read()
+    with open(path, "rb") as fh:
+        data = fh.read()
     out, off, iface_seen = [], 0, False
     while off < len(data):
         btype, blen = struct.unpack_from("<II", data, off)
