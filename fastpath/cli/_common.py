@@ -47,3 +47,34 @@ def quiet_broken_pipe():
         os.dup2(devnull, sys.stdout.fileno())
     except OSError:
         pass
+
+
+def parse_quantity(text, what="number"):
+    """A non-negative integer written as 1000, 1_000, 64k, 10M or 1G (decimal units, optional
+    trailing 'b' for sizes). Raises ValueError naming ``what`` was expected."""
+    units = {"k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9}
+    t = str(text).strip().lower().replace("_", "")
+    if t.endswith("b"):
+        t = t[:-1]
+    mult = 1
+    if t and t[-1] in units:
+        mult, t = units[t[-1]], t[:-1]
+    try:
+        value = int(t) * mult if "." not in t else int(float(t) * mult)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a {what} (use e.g. 1000, 64k, 10M, 1G)") from None
+    if value < 0:
+        raise ValueError(f"the {what} must not be negative (got {text})")
+    return value
+
+
+def quantity_arg(what):
+    """An argparse ``type=`` for parse_quantity: bad input becomes a usage error."""
+    import argparse
+
+    def convert(text):
+        try:
+            return parse_quantity(text, what)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return convert

@@ -11,21 +11,8 @@ import sys
 
 import numpy as np
 
+from fastpath.cli._common import quantity_arg
 from fastpath.errors import CaptureError, ConfigError
-
-
-def _int(text):
-    t = text.strip().lower().replace("_", "")
-    mult = 1
-    if t.endswith("k"):
-        mult, t = 1000, t[:-1]
-    elif t.endswith("m"):
-        mult, t = 1_000_000, t[:-1]
-    try:
-        return int(t) * mult
-    except ValueError:
-        import argparse
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number (use e.g. 65536, 100k, 1M)")
 
 
 def add_arguments(p):
@@ -43,7 +30,7 @@ def add_arguments(p):
                         "the history and are not used for state (as Zeek without -C)")
     p.add_argument("--no-tunnels", action="store_true",
                    help="do not open tunnels: report the outer packets only")
-    p.add_argument("--capacity", type=_int, default=1 << 20, metavar="N",
+    p.add_argument("--capacity", type=quantity_arg("number"), default=1 << 20, metavar="N",
                    help="most connections tracked at once (default 1M; memory is allocated up front)")
     p.add_argument("--vlan", action="store_true", help="make VLAN IDs part of the connection key")
     p.add_argument("--strict", action="store_true",

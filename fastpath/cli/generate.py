@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from fastpath.cli._common import quantity_arg
 from fastpath.errors import ConfigError
 
 _ORDER = ("eth", "vlan", "vlan2", "arp", "ip", "ipv6", "tcp", "udp", "icmp", "icmpv6", "igmp",
@@ -15,25 +16,6 @@ _LABELS = {"vlan": "802.1Q/ad tagged", "vlan2": "QinQ (2 tags)", "ip": "IPv4", "
            "ip.frag": "IPv4 fragments", "ipv6.fraghdr": "IPv6 fragment header",
            "ipv6.hopopts": "IPv6 hop-by-hop", "eth": "Ethernet", "arp": "ARP", "tcp": "TCP",
            "udp": "UDP", "icmp": "ICMP", "icmpv6": "ICMPv6", "igmp": "IGMP"}
-
-
-def _count(text):
-    """Packet counts: plain integers, with optional _ separators or a k/M suffix (1M, 250k)."""
-    t = text.strip().lower().replace("_", "")
-    mult = 1
-    if t.endswith("k"):
-        mult, t = 1000, t[:-1]
-    elif t.endswith("m"):
-        mult, t = 1_000_000, t[:-1]
-    try:
-        value = int(t) * mult
-    except ValueError:
-        import argparse
-        raise argparse.ArgumentTypeError(f"{text!r} is not a packet count (use e.g. 1000, 250k, 1M)")
-    if value < 0:
-        import argparse
-        raise argparse.ArgumentTypeError(f"the packet count must not be negative (got {text})")
-    return value
 
 
 def _seed(text):
@@ -51,7 +33,7 @@ def _seed(text):
 def add_arguments(p):
     from fastpath import synth
     p.add_argument("out", metavar="OUT", help="capture file to write (replaced if it exists)")
-    p.add_argument("--packets", "-n", type=_count, default=synth.DEFAULT_PACKETS, metavar="N",
+    p.add_argument("--packets", "-n", type=quantity_arg("packet count"), default=synth.DEFAULT_PACKETS, metavar="N",
                    help=f"number of packets (default {synth.DEFAULT_PACKETS:,}; accepts 250k, 1M)")
     p.add_argument("--seed", "-s", type=_seed, default=synth.DEFAULT_SEED, metavar="S",
                    help=f"random seed: same seed and count, same bytes (default {synth.DEFAULT_SEED})")

@@ -3,18 +3,15 @@
 import json
 import time
 
+from fastpath.cli._common import parse_quantity
 from fastpath.errors import ConfigError
 
 
 def _size(text):
-    units = {"k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9}
-    t = str(text).strip().lower().rstrip("b")
     try:
-        if t and t[-1] in units:
-            return int(float(t[:-1]) * units[t[-1]])
-        return int(t)
-    except ValueError:
-        raise ConfigError(f"a size looks like 1000, 64k, 10M or 1G, not {text!r}") from None
+        return parse_quantity(text, "size")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def add_arguments(p):

@@ -1,13 +1,6 @@
-"""Whole packets with correct checksums, from C (``build.pxd``) or Python (``tcp_packet``,
-``udp_packet``, ``icmp_echo``, ``arp_request``, ...). Addresses decide IPv4 or IPv6."""
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcpy
-
-from fastpath.wire.checksum cimport pseudo_header_v4, pseudo_header_v6
-from fastpath.wire.ethernet cimport eth_repr_t, eth_emit
-from fastpath.wire.ipv4 cimport ipv4_repr_t, ipv4_emit
-from fastpath.wire.ipv6 cimport ipv6_repr_t, ipv6_emit
-from fastpath.wire.tcp cimport tcp_repr_t, tcp_emit, tcp_header_len
+"""Whole packets with correct checksums from Python (``tcp_packet``, ``udp_packet``,
+``icmp_echo``, ``arp_request``, ...). Addresses decide IPv4 or IPv6. C code builds frames with
+the per-protocol ``*_emit`` functions directly (see fastpath.tcp's output path)."""
 from fastpath.wire.record cimport IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, ETH_P_IPV4, ETH_P_IPV6
 
 import ipaddress
@@ -20,56 +13,6 @@ from fastpath.wire.udp import UdpRepr
 from fastpath.wire.icmp import IcmpRepr
 from fastpath.wire.arp import ArpRepr
 from fastpath.wire.checksum import pseudo_header_sum
-
-
-cdef inline Py_ssize_t _eth(uint8_t* p, Py_ssize_t cap, const eth_repr_t* eth,
-                            uint16_t ethertype) noexcept nogil:
-    cdef eth_repr_t e
-    if eth == NULL:
-        return 0
-    e = eth[0]
-    e.ethertype = ethertype
-    return eth_emit(p, cap, &e)
-
-
-cdef Py_ssize_t build_tcp_ipv4(uint8_t* p, Py_ssize_t cap, const eth_repr_t* eth,
-                               const ipv4_repr_t* ip, const tcp_repr_t* tcp,
-                               const uint8_t* payload, Py_ssize_t payload_len) noexcept nogil:
-    cdef Py_ssize_t l2 = _eth(p, cap, eth, ETH_P_IPV4), hlen, seg, n
-    cdef ipv4_repr_t h
-    if l2 < 0:
-        return -1
-    hlen = tcp_header_len(tcp)
-    if hlen < 0 or payload_len < 0:
-        return -1
-    seg = hlen + payload_len
-    h = ip[0]
-    h.proto = IPPROTO_TCP
-    if ipv4_emit(p + l2, cap - l2, &h, <uint16_t>seg) < 0 or seg > 0xffff - 20:
-        return -1
-    n = tcp_emit(p + l2 + 20, cap - l2 - 20, tcp, payload, payload_len,
-                 pseudo_header_v4(h.src, h.dst, IPPROTO_TCP, <uint32_t>seg))
-    return -1 if n < 0 else l2 + 20 + n
-
-
-cdef Py_ssize_t build_tcp_ipv6(uint8_t* p, Py_ssize_t cap, const eth_repr_t* eth,
-                               const ipv6_repr_t* ip, const tcp_repr_t* tcp,
-                               const uint8_t* payload, Py_ssize_t payload_len) noexcept nogil:
-    cdef Py_ssize_t l2 = _eth(p, cap, eth, ETH_P_IPV6), hlen, seg, n
-    cdef ipv6_repr_t h
-    if l2 < 0:
-        return -1
-    hlen = tcp_header_len(tcp)
-    if hlen < 0 or payload_len < 0:
-        return -1
-    seg = hlen + payload_len
-    h = ip[0]
-    h.next_header = IPPROTO_TCP
-    if ipv6_emit(p + l2, cap - l2, &h, <uint32_t>seg) < 0:
-        return -1
-    n = tcp_emit(p + l2 + 40, cap - l2 - 40, tcp, payload, payload_len,
-                 pseudo_header_v6(h.src, h.dst, IPPROTO_TCP, <uint32_t>seg))
-    return -1 if n < 0 else l2 + 40 + n
 
 
 # ---------------------------------------------------------------- Python builders
