@@ -155,17 +155,20 @@ cdef class AfPacketDevice(Device):
                 # Dropped by the kernel with the socket: a crash cannot leave promisc on.
                 if setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) < 0:
                     raise_os_error(errno, "PACKET_ADD_MEMBERSHIP (promiscuous)", self.name)
+            self.cur_block = 0
+            self.pkts_left = 0
+            self.walking = False
+            self.linktype = 1
+            self.min_frame = 14
+            self.max_frame = self.mtu + 18
+            self._setup_burst(max_burst, max_held)
         except BaseException:
             self._shutdown()
             self.closed = True
             raise
-        self.cur_block = 0
-        self.pkts_left = 0
-        self.walking = False
-        self.linktype = 1
-        self.min_frame = 14
-        self.max_frame = self.mtu + 18
-        self._setup_burst(max_burst, max_held)
+
+    def _holds_os_resources(self):
+        return self.fd >= 0
 
     def __dealloc__(self):
         if self.fd >= 0:

@@ -158,7 +158,12 @@ cdef class AfXdpDevice(Device):
             self._teardown()
             raise
         self.uses_handles = True       # bursts carry their chunks' addresses back to us
-        self._setup_burst(max_burst, max_held)
+        try:
+            self._setup_burst(max_burst, max_held)
+        except BaseException:
+            self._teardown()
+            self.closed = True
+            raise
 
     cdef int _map_ring(self, Ring* r, int fd, uint64_t off, xdp_ring_offset* o, uint32_t size,
                        size_t desc_size) except -1:
@@ -266,6 +271,9 @@ cdef class AfXdpDevice(Device):
         if self.fd >= 0:
             close(self.fd)
             self.fd = -1
+
+    def _holds_os_resources(self):
+        return self.fd >= 0
 
     def __dealloc__(self):
         self._teardown()

@@ -28,6 +28,7 @@ from posix.time cimport nanosleep, timespec
 from libc.string cimport memcpy, memset
 cimport numpy as cnp
 import os
+import warnings as _warnings
 import numpy as np
 
 from fastpath.includes.posix_net cimport (mmap, munmap, MAP_FAILED, PROT_READ, PROT_WRITE,
@@ -615,6 +616,24 @@ cdef class Device:
         if not self.closed:
             self.closed = True
             self._shutdown()
+
+    def _holds_os_resources(self):
+        """True while the backend holds something of the operating system's (a file
+        descriptor, an open capture file): what a device dropped without close() must give
+        back. Backends that hold one override this."""
+        return False
+
+    def __del__(self):
+        # tp_finalize (PEP 442), not __dealloc__: the device is still whole here and Python code
+        # (closing a capture reader, flushing a writer) may run; an exception is reported as
+        # unraisable, never propagated. A device dropped while it still holds an fd releases
+        # it, and says so, as files and sockets do.
+        if self.closed or not self._holds_os_resources():
+            return
+        try:
+            _warnings.warn(f"unclosed device {self!r}", ResourceWarning, source=self)
+        finally:
+            self.close()
 
     def __enter__(self):
         return self

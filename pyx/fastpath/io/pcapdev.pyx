@@ -53,14 +53,18 @@ cdef class PcapReplayDevice(Device):
         self.speed = 0.0 if speed is None else float(speed)
         self.chunk_packets = int(chunk_packets)
         self.reader = open_capture(path)
-        ifaces = self.reader.interfaces
-        self.linktype = ifaces[0][0] if ifaces else 1
-        self.min_frame = 0
-        # The largest frame the capture declares (its snaplen), within the readers' limit.
-        snaps = [i[1] for i in ifaces if len(i) > 1 and i[1]] if ifaces else []
-        self.max_frame = min(max(snaps) if snaps else 262144, 262144)
-        self._setup_burst(max_burst, max_held)
-        self.chunks = iter(self.reader.chunks(max_packets=self.chunk_packets))
+        try:
+            ifaces = self.reader.interfaces
+            self.linktype = ifaces[0][0] if ifaces else 1
+            self.min_frame = 0
+            # The largest frame the capture declares (its snaplen), within the readers' limit.
+            snaps = [i[1] for i in ifaces if len(i) > 1 and i[1]] if ifaces else []
+            self.max_frame = min(max(snaps) if snaps else 262144, 262144)
+            self._setup_burst(max_burst, max_held)
+            self.chunks = iter(self.reader.chunks(max_packets=self.chunk_packets))
+        except BaseException:
+            self.close()               # the caller gets no device to close: release the file
+            raise
         self.chunk_len = 0
         self.chunk_pos = 0
 
@@ -139,6 +143,9 @@ cdef class PcapReplayDevice(Device):
             pass
         self.chunks = None
 
+    def _holds_os_resources(self):
+        return self.reader is not None
+
     def _backend_stats(self):
         return {"eof": self.eof, "loops": self.loops}
 
@@ -173,7 +180,14 @@ cdef class PcapRecordDevice(Device):
                                      nanosecond=True)
         else:
             self.writer = PcapngWriter(path, interfaces=[(self.linktype, snaplen)])
-        self._setup_burst(max_burst, 1)
+        try:
+            self._setup_burst(max_burst, 1)
+        except BaseException:
+            self.close()               # the caller gets no device to close: release the file
+            raise
+
+    def _holds_os_resources(self):
+        return self.writer is not None
 
     cdef int _rx(self, FrameRef* out, uint64_t* handles, uint32_t max_frames, int64_t timeout_ns,
                  Burst b) except -1:

@@ -55,6 +55,7 @@ cdef class TapDevice(Device):
                  path="/dev/net/tun"):
         cdef ifreq req
         cdef int fd
+        cdef uint32_t slot_size
         if not FP_HAVE_LINUX_NETIO:
             raise UnavailableError("TAP devices need Linux",
                                    fix="use the in-memory pair or pcap replay on this system")
@@ -72,44 +73,52 @@ cdef class TapDevice(Device):
                                            "mknod /dev/net/tun c 10 200")
             raise_os_error(err, f"open {path}", name or mode)
         self.fd = fd
-        memset(&req, 0, sizeof(req))
-        if name:
-            nb = name.encode()
-            strncpy(req.ifr_name, nb, IFNAMSIZ - 1)
-        req.ifr_flags = (IFF_TAP if mode == "tap" else IFF_TUN) | IFF_NO_PI
-        if ioctl(fd, TUNSETIFF, &req) < 0:
-            err = errno
-            self._shutdown()
-            if err == 16:   # EBUSY
-                raise ConfigError(f"interface {name!r} exists and is not a free {mode} device; "
-                                  f"pick another name")
-            raise_os_error(err, "TUNSETIFF (creating the interface)", name or mode)
-        self.ifname = (<bytes>req.ifr_name[:strlen(req.ifr_name)]).decode()
-        self.name = f"{mode}:{self.ifname}"
-        self.mode = mode
-        if up:
-            set_link_up(self.ifname)
-        self.mtu = interface_mtu(self.ifname)
-        if mode == "tap":
-            self.linktype = 1
-            self.min_frame = 14
-            self.max_frame = self.mtu + 18
-        else:
-            self.linktype = 101        # LINKTYPE_RAW: IPv4 or IPv6 packets
-            self.min_frame = 20
-            self.max_frame = self.mtu
-        cdef uint32_t slot_size = (self.max_frame + 63) & ~63
-        if slot_size < 2048:
-            slot_size = 2048
-        nslots = int(slots)
-        if nslots < 1:
-            raise ConfigError("slots must be at least 1")
-        self.arena = SlotArena(nslots, slot_size)
-        self.overflow = <uint8_t*>malloc(OVERFLOW_BYTES)
-        if self.overflow == NULL:
-            raise MemoryError()
-        self.uses_handles = True
-        self._setup_burst(max_burst, max_held)
+        try:
+            memset(&req, 0, sizeof(req))
+            if name:
+                nb = name.encode()
+                strncpy(req.ifr_name, nb, IFNAMSIZ - 1)
+            req.ifr_flags = (IFF_TAP if mode == "tap" else IFF_TUN) | IFF_NO_PI
+            if ioctl(fd, TUNSETIFF, &req) < 0:
+                err = errno
+                self._shutdown()
+                if err == 16:   # EBUSY
+                    raise ConfigError(f"interface {name!r} exists and is not a free {mode} device; "
+                                      f"pick another name")
+                raise_os_error(err, "TUNSETIFF (creating the interface)", name or mode)
+            self.ifname = (<bytes>req.ifr_name[:strlen(req.ifr_name)]).decode()
+            self.name = f"{mode}:{self.ifname}"
+            self.mode = mode
+            if up:
+                set_link_up(self.ifname)
+            self.mtu = interface_mtu(self.ifname)
+            if mode == "tap":
+                self.linktype = 1
+                self.min_frame = 14
+                self.max_frame = self.mtu + 18
+            else:
+                self.linktype = 101        # LINKTYPE_RAW: IPv4 or IPv6 packets
+                self.min_frame = 20
+                self.max_frame = self.mtu
+            slot_size = (self.max_frame + 63) & ~63
+            if slot_size < 2048:
+                slot_size = 2048
+            nslots = int(slots)
+            if nslots < 1:
+                raise ConfigError("slots must be at least 1")
+            self.arena = SlotArena(nslots, slot_size)
+            self.overflow = <uint8_t*>malloc(OVERFLOW_BYTES)
+            if self.overflow == NULL:
+                raise MemoryError()
+            self.uses_handles = True
+            self._setup_burst(max_burst, max_held)
+        except BaseException:
+            self._shutdown()           # the caller gets no device to close
+            self.closed = True
+            raise
+
+    def _holds_os_resources(self):
+        return self.fd >= 0
 
     def __dealloc__(self):
         if self.fd >= 0:

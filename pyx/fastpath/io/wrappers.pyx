@@ -190,6 +190,9 @@ cdef class PcapRecorder(Wrapper):
     def flush(self):
         self.writer.flush()
 
+    def _holds_os_resources(self):
+        return self.writer is not None
+
     cdef void _shutdown(self) noexcept:
         try:
             self.writer.close()
