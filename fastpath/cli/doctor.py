@@ -95,7 +95,8 @@ def checks(compile_test: bool = True) -> list[Check]:
                                     "use a kernel built with CONFIG_BPF_SYSCALL=y"), "xdp"))
 
     try:
-        jit = open("/proc/sys/net/core/bpf_jit_enable").read().strip()
+        with open("/proc/sys/net/core/bpf_jit_enable") as fh:
+            jit = fh.read().strip()
         jit_ok = jit in ("1", "2")
         out.append(Check("bpf jit", jit_ok, f"net.core.bpf_jit_enable = {jit}",
                          "" if jit_ok else "sysctl -w net.core.bpf_jit_enable=1 (the interpreter "

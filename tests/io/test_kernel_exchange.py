@@ -143,7 +143,8 @@ def test_afpacket_restores_vlan_tags_the_kernel_stripped(lab):
 def packet_sockets_receiving(lab):
     """(iface index, proto) of the packet sockets in the lab's namespace that receive."""
     with lab.entered():
-        lines = open("/proc/net/packet").read().splitlines()[1:]
+        with open("/proc/net/packet") as fh:
+            lines = fh.read().splitlines()[1:]
     out = []
     for line in lines:
         f = line.split()            # sk RefCnt Type Proto Iface R Rmem User Inode

@@ -39,19 +39,21 @@ def test_steer_capture_report_detach(lab, tmp_path, netns_ok):
     p = start(["xdp", lab.outer, "--netns", lab.ns, "--rule", "redirect udp dport 9999",
                "--rule", "drop udp dport 7777", "--capture", str(cap), "--interval", "0",
                "--json", "--duration", "4"])
-    try:
-        assert wait_attached(lab), p.stderr.read() if p.poll() is not None else "not attached"
-        time.sleep(0.5)                      # the AF_XDP socket is bound right after attaching
-        with lab.peer_entered():
-            tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        for i in range(30):
-            tx.sendto(b"steer-%d" % i, (lab.outer_ip, 9999))
-        for i in range(10):
-            tx.sendto(b"drop-%d" % i, (lab.outer_ip, 7777))
-        out, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
+    with p:                                  # closes its pipes and reaps it, however it ends
+        try:
+            assert wait_attached(lab), p.stderr.read() if p.poll() is not None else "not attached"
+            time.sleep(0.5)                  # the AF_XDP socket is bound right after attaching
+            with lab.peer_entered():
+                tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            with tx:
+                for i in range(30):
+                    tx.sendto(b"steer-%d" % i, (lab.outer_ip, 9999))
+                for i in range(10):
+                    tx.sendto(b"drop-%d" % i, (lab.outer_ip, 7777))
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
     assert p.returncode == 0, err
     final = json.loads(out.strip().splitlines()[-1])
     assert final["final"] and final["received"] == 30
@@ -71,13 +73,14 @@ def test_steer_capture_report_detach(lab, tmp_path, netns_ok):
 def test_sigterm_detaches_and_reports(lab, netns_ok):
     p = start(["xdp", lab.outer, "--netns", lab.ns, "--rule", "drop udp dport 1",
                "--interval", "0"])
-    try:
-        assert wait_attached(lab)
-        p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
+    with p:                                  # closes its pipes and reaps it, however it ends
+        try:
+            assert wait_attached(lab)
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
     assert p.returncode == 128 + signal.SIGTERM, err
     assert "final" in out
     assert lab.xdp_attached() is None

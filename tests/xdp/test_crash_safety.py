@@ -56,8 +56,21 @@ def start_engine(lab, via="link", handlers=True):
     line = p.stdout.readline()
     if line.strip() != "ready":
         p.kill()
-        raise AssertionError(f"engine did not start: {line!r} {p.stderr.read()}")
+        _, err = p.communicate()
+        raise AssertionError(f"engine did not start: {line!r} {err}")
     return p
+
+
+@pytest.fixture
+def engines():
+    """Engines a test starts (``engines.append(start_engine(...))``): killed if still running
+    when the test ends, reaped, and their pipes closed."""
+    started = []
+    yield started
+    for p in started:
+        with p:                              # on leaving: its pipes closed, the process reaped
+            if p.poll() is None:
+                p.kill()
 
 
 def wait_detached(lab, timeout=5.0):
@@ -74,8 +87,9 @@ def before(lab):
     return link_state(lab)
 
 
-def test_sigkill_with_a_bpf_link_leaves_nothing(lab, before):
+def test_sigkill_with_a_bpf_link_leaves_nothing(lab, before, engines):
     p = start_engine(lab, via="link", handlers=False)
+    engines.append(p)
     during = link_state(lab)
     assert during["xdp"] is not None and during["promiscuity"] == 1
     p.send_signal(signal.SIGKILL)
@@ -87,8 +101,9 @@ def test_sigkill_with_a_bpf_link_leaves_nothing(lab, before):
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 128 + signal.SIGTERM),
                                       (signal.SIGINT, -signal.SIGINT)])
 @pytest.mark.parametrize("via", ["link", "netlink"])
-def test_sigterm_and_sigint_detach_cleanly(lab, before, via, sig, code):
+def test_sigterm_and_sigint_detach_cleanly(lab, before, via, sig, code, engines):
     p = start_engine(lab, via=via, handlers=True)
+    engines.append(p)
     assert lab.xdp_attached()["name"] == "fp_steer"
     p.send_signal(sig)
     out, err = p.communicate(timeout=15)
@@ -100,9 +115,10 @@ def test_sigterm_and_sigint_detach_cleanly(lab, before, via, sig, code):
     assert [x for x in scan() if str(p.pid) in str(x.owner_pid)] == []   # no state file left
 
 
-def test_doctor_cleanup_removes_what_a_killed_netlink_engine_left(lab, before, capsys):
+def test_doctor_cleanup_removes_what_a_killed_netlink_engine_left(lab, before, capsys, engines):
     from fastpath.cli import main
     p = start_engine(lab, via="netlink", handlers=False)
+    engines.append(p)
     # While the engine runs, cleanup leaves its program alone.
     assert main(["doctor", "--cleanup"]) in (0, 1)
     assert lab.xdp_attached() is not None
@@ -126,7 +142,8 @@ def test_doctor_cleanup_removes_labs_of_dead_processes(netns_ok, capsys):
     from fastpath.cli import main
     from fastpath.io.netns import LAB_PREFIX, ip
     # A pid that cannot be running: above the kernel's pid_max.
-    pid_max = int(open("/proc/sys/kernel/pid_max").read())
+    with open("/proc/sys/kernel/pid_max") as fh:
+        pid_max = int(fh.read())
     name = f"{LAB_PREFIX}{pid_max + 1}-0-orphan"
     ip("netns", "add", name)
     try:

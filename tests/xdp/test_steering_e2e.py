@@ -2,6 +2,7 @@
 program on ``outer`` sends exactly the steered traffic to the engine's AF_XDP socket while the
 kernel behind ``outer`` keeps answering ping, UDP and TCP; drop rules drop; a redirect with no
 socket bound falls back to the kernel."""
+import contextlib
 import socket
 import time
 
@@ -12,6 +13,14 @@ from fastpath.io.netns import ping
 from fastpath.wire.parse import parse_frames
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bcc]
+
+
+@pytest.fixture
+def closer():
+    """Closes what a test hands it (``closer.enter_context(sock)``) when the test ends, however
+    it ends."""
+    with contextlib.ExitStack() as stack:
+        yield stack
 
 
 def udp_socket(bind=None, rcvbuf=4 << 20):
@@ -56,7 +65,7 @@ def send_udp(sock, dst, port, n, tag):
             time.sleep(0.002)       # keep the socket buffers and rings from overflowing
 
 
-def test_engine_receives_exactly_the_steered_traffic(lab, steering):
+def test_engine_receives_exactly_the_steered_traffic(lab, steering, closer):
     rule = steering.add_rule("redirect udp dport 9999")
     with lab.entered():
         att = steering.attach(lab.outer)
@@ -72,10 +81,12 @@ def test_engine_receives_exactly_the_steered_traffic(lab, steering):
         assert lab.xdp_attached()["name"] == "fp_steer"
         steering.bind(dev)
         with lab.peer_entered():
-            tx = udp_socket()
+            tx = closer.enter_context(udp_socket())
             replies = ping(lab.outer_ip, count=3)
-            client = socket.create_connection((lab.outer_ip, 8080), timeout=3)
+            client = closer.enter_context(socket.create_connection((lab.outer_ip, 8080),
+                                                                   timeout=3))
         conn, _ = listener.accept()
+        closer.enter_context(conn)
         conn.sendall(b"hello over the kernel")
         assert client.recv(100) == b"hello over the kernel"
         client.close()
@@ -105,7 +116,7 @@ def test_engine_receives_exactly_the_steered_traffic(lab, steering):
     assert lab.xdp_attached() is None
 
 
-def test_drop_rules_drop(lab, steering):
+def test_drop_rules_drop(lab, steering, closer):
     steering.add_rule("drop udp dport 7777")
     with lab.entered():
         steering.attach(lab.outer)
@@ -113,7 +124,7 @@ def test_drop_rules_drop(lab, steering):
         k7778 = udp_socket((lab.outer_ip, 7778))
     try:
         with lab.peer_entered():
-            tx = udp_socket()
+            tx = closer.enter_context(udp_socket())
             send_udp(tx, lab.outer_ip, 7777, 50, b"dropped")
             send_udp(tx, lab.outer_ip, 7778, 20, b"kept")
             assert ping(lab.outer_ip, count=2) == 2
@@ -131,7 +142,7 @@ def test_drop_rules_drop(lab, steering):
         k7778.close()
 
 
-def test_redirect_without_a_socket_falls_back_to_the_kernel(lab, steering):
+def test_redirect_without_a_socket_falls_back_to_the_kernel(lab, steering, closer):
     rule = steering.add_rule("redirect udp dport 9999")
     with lab.entered():
         steering.attach(lab.outer)
@@ -139,7 +150,7 @@ def test_redirect_without_a_socket_falls_back_to_the_kernel(lab, steering):
         dev = AfXdpDevice(lab.outer, 0)
     try:
         with lab.peer_entered():
-            tx = udp_socket()
+            tx = closer.enter_context(udp_socket())
         send_udp(tx, lab.outer_ip, 9999, 40, b"a")
         assert len(drain(k9999)) == 40                 # no socket bound yet: the kernel
         steering.bind(dev)
@@ -209,7 +220,7 @@ def test_kernels_without_xdp_links_fall_back_to_netlink(lab, steering, monkeypat
     assert not att.state_file.exists()
 
 
-def test_a_queue_can_be_reopened_right_after_close(lab, steering):
+def test_a_queue_can_be_reopened_right_after_close(lab, steering, closer):
     """The kernel releases a closed AF_XDP socket's queue asynchronously; reopening at once
     must still work (the device waits for it)."""
     with lab.entered():
@@ -222,7 +233,7 @@ def test_a_queue_can_be_reopened_right_after_close(lab, steering):
     try:
         steering.bind(dev)
         with lab.peer_entered():
-            tx = udp_socket()
+            tx = closer.enter_context(udp_socket())
         steering.add_rule("redirect udp dport 9999")
         send_udp(tx, lab.outer_ip, 9999, 10, b"again")
         frames, _ = receive_frames(dev, 10)
