@@ -3,7 +3,8 @@
 The flow tracker, the capture index walk and ``parse_frames`` overlap their cache misses by
 prefetching a few packets ahead. A compiler may silently delete a prefetch: gcc 12 found the flow
 table's prefetch-only helpers "const" and removed every call to them, which left the tracker 4x
-slower on 100k flows with nothing else to show for it (see ``fastpath/includes/prefetch.pxd``).
+slower on 100k flows with nothing else to show for it
+(see ``pyx/fastpath/includes/prefetch.pxd``).
 Timing cannot be asserted in CI, so this checks the machine code instead: the named loop, or a
 function it calls, contains a prefetch instruction.
 """
@@ -68,4 +69,4 @@ def test_batch_loop_prefetches(module, loop):
         if any(pat.search(line) for c in callees for line in funcs.get(c, ())):
             return
     pytest.fail(f"{module}: no prefetch instruction in {loops} or the functions they call; "
-                "the compiler dropped the software pipeline (see fastpath/includes/prefetch.pxd)")
+                "the compiler dropped the software pipeline (see pyx/fastpath/includes/prefetch.pxd)")
