@@ -25,7 +25,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -392,14 +391,8 @@ def big_gz(bench_lib, big_capture):
     gz = bench_lib.DATA / (Path(big_capture).stem + "-1.pcap.gz")
     if not gz.exists():
         tmp = gz.with_suffix(f".tmp{os.getpid()}")
-        with open(big_capture, "rb") as src, open(tmp, "wb") as dst:
-            comp = zlib.compressobj(1, zlib.DEFLATED, 31)
-            while True:
-                piece = src.read(8 << 20)
-                if not piece:
-                    break
-                dst.write(comp.compress(piece))
-            dst.write(comp.flush())
+        with open(big_capture, "rb") as src, gzip.open(tmp, "wb", compresslevel=1) as dst:
+            shutil.copyfileobj(src, dst, 8 << 20)
         os.replace(tmp, gz)
     return gz
 

@@ -137,7 +137,6 @@ static inline uint32_t fp_load_relaxed_u32(const uint32_t *p) {
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 static inline void fp_full_barrier(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
-static inline void fp_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
 static inline int64_t fp_realtime_ns(void) {
     struct timespec ts;

@@ -70,6 +70,5 @@ cdef extern from "fastpath_netio.h" nogil:
     void fp_store_release_u32(uint32_t* p, uint32_t v)
     uint32_t fp_load_relaxed_u32(const uint32_t* p)
     void fp_full_barrier()
-    void fp_prefetch(const void* p)
     int64_t fp_realtime_ns()
     int64_t fp_monotonic_ns()
